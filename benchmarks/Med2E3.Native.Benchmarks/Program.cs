@@ -1,0 +1,1 @@
+Console.WriteLine("med2e3-bench");

@@ -1,0 +1,11 @@
+namespace Med2E3.Native.Cli;
+
+/// <summary>Entry point of the <c>med2e3</c> command-line tool.</summary>
+public static class Program
+{
+    public static int Main(string[] args)
+    {
+        Console.WriteLine("med2e3");
+        return 0;
+    }
+}
