@@ -31,7 +31,7 @@ public static class CheckpointInfo
         catch (CheckpointFormatException e)
         {
             error.WriteLine("error: " + e.Message);
-            return 1;
+            return ExitCodes.Checkpoint;
         }
         double openMs = clock.Elapsed.TotalMilliseconds;
         Print(ckpt, output);
@@ -77,7 +77,7 @@ public static class CheckpointInfo
         if (problems.Count == 0)
         {
             output.WriteLine("OK: every tensor matches the configs");
-            return 0;
+            return ExitCodes.Ok;
         }
         output.WriteLine($"{problems.Count} problem(s):");
         foreach (string p in problems)
@@ -86,7 +86,7 @@ public static class CheckpointInfo
         }
         string more = problems.Count > 1 ? $" (and {problems.Count - 1} more, listed above)" : "";
         error.WriteLine("error: " + problems[0] + more);
-        return 1;
+        return ExitCodes.Checkpoint;
     }
 
     /// <summary>Writes the summary of an opened checkpoint.</summary>
