@@ -1,0 +1,117 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Globalization;
+
+namespace Med2E3.Native.Cli.Commands;
+
+/// <summary>Options shared by several commands, with their parsing and validation rules.</summary>
+public static class CommonOptions
+{
+    /// <summary><c>--verbose</c>: stack traces on errors and per-stage details. Applies to every command.</summary>
+    public static Option<bool> Verbose() => new("--verbose", "-v")
+    {
+        Description = "Print details of each stage, and the stack trace when something fails",
+        Recursive = true,
+    };
+
+    public static Option<bool> Json() => new("--json")
+    {
+        Description = "Write one JSON document to stdout (for scripts); no progress output",
+    };
+
+    public static Option<string> Device(string defaultValue = "auto")
+    {
+        var option = new Option<string>("--device")
+        {
+            Description = "Where to run: auto (CUDA when a GPU is present, else CPU), cpu or cuda",
+            DefaultValueFactory = _ => defaultValue,
+        };
+        option.AcceptOnlyFromAmong("auto", "cpu", "cuda");
+        return option;
+    }
+
+    public static Option<DirectoryInfo> Checkpoint(bool required) => new("--checkpoint")
+    {
+        Description = "Med-2E3 checkpoint folder (the release layout: args/, llm/, vision2d_*/, vision3d_*/, tokenizer files)",
+        Required = required,
+        HelpName = "DIR",
+    };
+
+    /// <summary>A positive integer option (e.g. <c>--max-new-tokens</c>); 0, negatives and non-numbers are usage errors.</summary>
+    public static Option<int?> PositiveInt(string name, string description, string helpName = "N") =>
+        Integer(name, description, helpName, minimum: 1);
+
+    /// <summary>An optional whole-number option no smaller than <paramref name="minimum"/>.</summary>
+    public static Option<int?> Integer(string name, string description, string helpName, int minimum) => new(name)
+    {
+        Description = description,
+        HelpName = helpName,
+        CustomParser = result =>
+        {
+            string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+            if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int n) || n < minimum)
+            {
+                result.AddError(minimum == int.MinValue
+                    ? $"{name} expects a whole number, got '{text}'"
+                    : $"{name} expects a whole number ≥ {minimum}, got '{text}'");
+                return null;
+            }
+            return n;
+        },
+    };
+
+    /// <summary>A number option checked against a rule, e.g. <c>--temperature</c> (≥ 0) or <c>--top-p</c> (0, 1].</summary>
+    public static Option<float> Number(string name, string description, string helpName, float defaultValue,
+        Func<float, bool> valid, string rule) => new(name)
+    {
+        Description = description,
+        HelpName = helpName,
+        DefaultValueFactory = _ => defaultValue,
+        CustomParser = result =>
+        {
+            string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+            if (!float.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out float x) || !float.IsFinite(x) || !valid(x))
+            {
+                result.AddError($"{name} expects {rule}, got '{text}'");
+                return defaultValue;
+            }
+            return x;
+        },
+    };
+
+    /// <summary>
+    /// Parses <c>LO,HI</c> (two numbers, LO &lt; HI), e.g. <c>--window -160,240</c> for a CT soft-tissue window in
+    /// Hounsfield units.
+    /// </summary>
+    public static Option<(float Lower, float Upper)?> Window()
+    {
+        var option = new Option<(float Lower, float Upper)?>("--window")
+        {
+            Description = "CT intensity window LO,HI in Hounsfield units for NIfTI volumes (default: min–max scaling)",
+            HelpName = "LO,HI",
+            CustomParser = ParseWindow,
+        };
+        return option;
+    }
+
+    static (float Lower, float Upper)? ParseWindow(ArgumentResult result)
+    {
+        if (result.Tokens.Count == 0) return null;
+        string text = result.Tokens[0].Value;
+        string[] parts = text.Split(',');
+        if (parts.Length != 2
+            || !float.TryParse(parts[0], NumberStyles.Float, CultureInfo.InvariantCulture, out float lower)
+            || !float.TryParse(parts[1], NumberStyles.Float, CultureInfo.InvariantCulture, out float upper)
+            || !float.IsFinite(lower) || !float.IsFinite(upper))
+        {
+            result.AddError($"--window expects two numbers LO,HI (e.g. -160,240), got '{text}'");
+            return null;
+        }
+        if (!(lower < upper))
+        {
+            result.AddError($"--window needs LO < HI, got {text}");
+            return null;
+        }
+        return (lower, upper);
+    }
+}

@@ -1,0 +1,49 @@
+using System.CommandLine;
+using System.Numerics;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
+
+namespace Med2E3.Native.Cli.Commands;
+
+/// <summary><c>med2e3 info</c>: this machine (CPU, GPUs, CUDA libraries and versions) and optionally a checkpoint.</summary>
+public static class InfoCommand
+{
+    public static Command Create()
+    {
+        var checkpoint = CommonOptions.Checkpoint(required: false);
+        var command = new Command("info", "Show the CPU, CUDA devices and libraries found, and summarise a checkpoint")
+        {
+            checkpoint,
+        };
+        command.SetAction(parse =>
+            Run(parse.GetValue(checkpoint)?.FullName, parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error));
+        return command;
+    }
+
+    public static int Run(string? checkpointDir, TextWriter stdout, TextWriter stderr)
+    {
+        var version = typeof(InfoCommand).Assembly.GetName().Version;
+        stdout.WriteLine($"med2e3 {version?.ToString(3)}");
+        stdout.WriteLine($"  .NET        {RuntimeInformation.FrameworkDescription} ({RuntimeInformation.RuntimeIdentifier})");
+        stdout.WriteLine($"  OS          {RuntimeInformation.OSDescription}");
+        stdout.WriteLine($"  CPU         {RuntimeInformation.ProcessArchitecture}, {Environment.ProcessorCount} logical cores, "
+            + $"Vector<float> = {Vector<float>.Count} lanes{CpuFeatures()}");
+        stdout.WriteLine("CUDA");
+        stdout.WriteLine("  not in this build (the CPU backend runs every op)");
+
+        if (checkpointDir is null) return ExitCodes.Ok;
+        if (!Directory.Exists(checkpointDir))
+            throw CliException.Checkpoint($"{checkpointDir}: checkpoint folder not found");
+        throw CliException.NotAvailable("checkpoint summary needs the checkpoint reader (Models/Weights), which this build does not include yet");
+    }
+
+    static string CpuFeatures()
+    {
+        var features = new List<string>();
+        if (Avx2.IsSupported) features.Add("AVX2");
+        if (Fma.IsSupported) features.Add("FMA");
+        if (Avx512F.IsSupported) features.Add("AVX-512F");
+        if (System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported) features.Add("AdvSIMD");
+        return features.Count == 0 ? "" : ", " + string.Join(" ", features);
+    }
+}

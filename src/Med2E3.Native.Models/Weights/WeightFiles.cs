@@ -1,0 +1,115 @@
+using System.Text.Json;
+
+namespace Med2E3.Native.Models.Weights;
+
+/// <summary>The on-disk format a state dict was read from.</summary>
+public enum WeightFormat
+{
+    /// <summary><c>torch.save</c> zip + pickle (<c>pytorch_model.bin</c>).</summary>
+    TorchZip,
+
+    /// <summary><c>.safetensors</c>.</summary>
+    Safetensors,
+
+    /// <summary>Several <c>.safetensors</c> shards listed in <c>model.safetensors.index.json</c>.</summary>
+    ShardedSafetensors,
+
+    /// <summary>Several <c>.bin</c> shards listed in <c>pytorch_model.bin.index.json</c>.</summary>
+    ShardedTorchZip,
+}
+
+/// <summary>Finds and reads the weights of one component folder in any of the supported formats.</summary>
+public static class WeightFiles
+{
+    /// <summary>File names looked for in a component folder, in order of preference.</summary>
+    public static readonly IReadOnlyList<string> SearchOrder =
+    [
+        "model.safetensors.index.json", "model.safetensors", "pytorch_model.bin.index.json", "pytorch_model.bin",
+    ];
+
+    /// <summary>The first weight file of <paramref name="directory"/> in <see cref="SearchOrder"/>, or null.</summary>
+    public static string? Find(string directory) =>
+        SearchOrder.Select(n => Path.Combine(directory, n)).FirstOrDefault(File.Exists);
+
+    /// <summary>Reads one weight file or shard index, choosing the reader from the file name.</summary>
+    public static StateDict Read(string path, out WeightFormat format)
+    {
+        path = Path.GetFullPath(path);
+        string name = Path.GetFileName(path);
+        if (name.EndsWith(".index.json", StringComparison.Ordinal))
+        {
+            bool safetensors = name.Contains(".safetensors", StringComparison.Ordinal);
+            format = safetensors ? WeightFormat.ShardedSafetensors : WeightFormat.ShardedTorchZip;
+            return ReadSharded(path, safetensors);
+        }
+        if (name.EndsWith(".safetensors", StringComparison.Ordinal))
+        {
+            format = WeightFormat.Safetensors;
+            return SafetensorsReader.Read(path);
+        }
+        format = WeightFormat.TorchZip;
+        return TorchCheckpointReader.Read(path);
+    }
+
+    /// <summary>Reads one weight file or shard index, choosing the reader from the file name.</summary>
+    public static StateDict Read(string path) => Read(path, out _);
+
+    private static StateDict ReadSharded(string indexPath, bool safetensors)
+    {
+        if (!File.Exists(indexPath))
+        {
+            throw new CheckpointFormatException(indexPath, "file not found");
+        }
+        string dir = Path.GetDirectoryName(indexPath)!;
+        var map = new List<(string Key, string File)>();
+        try
+        {
+            using JsonDocument doc = JsonDocument.Parse(File.ReadAllBytes(indexPath));
+            if (doc.RootElement.ValueKind != JsonValueKind.Object ||
+                !doc.RootElement.TryGetProperty("weight_map", out JsonElement wm) ||
+                wm.ValueKind != JsonValueKind.Object)
+            {
+                throw new CheckpointFormatException(indexPath, "shard index has no 'weight_map' object");
+            }
+            foreach (JsonProperty p in wm.EnumerateObject())
+            {
+                if (p.Value.ValueKind != JsonValueKind.String)
+                {
+                    throw new CheckpointFormatException(indexPath, $"weight_map entry '{p.Name}' is not a file name");
+                }
+                string file = p.Value.GetString()!;
+                if (file.Length == 0 || file != Path.GetFileName(file) || file is "." or "..")
+                {
+                    throw new CheckpointFormatException(indexPath,
+                        $"weight_map entry '{p.Name}' names '{file}', which is not a plain file name in this folder");
+                }
+                map.Add((p.Name, file));
+            }
+        }
+        catch (JsonException e)
+        {
+            throw new CheckpointFormatException(indexPath,
+                $"shard index is not valid JSON ({e.Message.Split('\n')[0]})", e);
+        }
+        var tensors = new List<WeightTensor>();
+        var files = new List<string>();
+        var byFile = new Dictionary<string, StateDict>(StringComparer.Ordinal);
+        foreach (string file in map.Select(m => m.File).Distinct())
+        {
+            string shard = Path.Combine(dir, file);
+            StateDict part = safetensors ? SafetensorsReader.Read(shard) : TorchCheckpointReader.Read(shard);
+            byFile[file] = part;
+            files.Add(part.Source);
+            tensors.AddRange(part.Tensors);
+        }
+        foreach ((string key, string file) in map)
+        {
+            if (!byFile[file].ContainsKey(key))
+            {
+                throw new CheckpointFormatException(indexPath,
+                    $"weight_map puts '{key}' in '{file}', but that shard has no such tensor");
+            }
+        }
+        return new StateDict(tensors, indexPath, files);
+    }
+}
