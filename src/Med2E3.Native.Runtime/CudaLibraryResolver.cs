@@ -1,0 +1,155 @@
+using System.Reflection;
+using System.Runtime.InteropServices;
+using Med2E3.Native.Interop;
+
+namespace Med2E3.Native.Runtime;
+
+/// <summary>
+/// Maps the logical library names of the Interop imports to real files with <see cref="NativeLibraryProbe"/>, and
+/// remembers what was loaded from where (for <c>med2e3 info</c>).
+/// </summary>
+public static class CudaLibraryResolver
+{
+    private static readonly object Gate = new();
+    private static readonly Dictionary<CudaLibrary, (nint Handle, string? Path)> Loaded = [];
+    private static bool _registered;
+
+    /// <summary>Installs the resolver on the Interop assembly; safe to call many times.</summary>
+    public static void EnsureRegistered()
+    {
+        lock (Gate)
+        {
+            if (_registered)
+            {
+                return;
+            }
+
+            NativeLibrary.SetDllImportResolver(typeof(Interop.Interop).Assembly, Resolve);
+            _registered = true;
+        }
+    }
+
+    /// <summary>Loads <paramref name="library"/> if it can be found; never throws.</summary>
+    /// <param name="library">Which library.</param>
+    /// <param name="path">The file that was loaded (a full path when it could be determined).</param>
+    /// <returns>True when the library is loaded.</returns>
+    public static bool TryLoad(CudaLibrary library, out string? path)
+    {
+        EnsureRegistered();
+        lock (Gate)
+        {
+            if (!Loaded.TryGetValue(library, out var entry))
+            {
+                entry = LoadFirst(library);
+                Loaded[library] = entry;
+            }
+
+            path = entry.Path;
+            return entry.Handle != 0;
+        }
+    }
+
+    /// <summary>True when <paramref name="library"/> was already loaded (does not try to load it).</summary>
+    /// <param name="library">Which library.</param>
+    public static bool IsLoaded(CudaLibrary library)
+    {
+        lock (Gate)
+        {
+            return Loaded.TryGetValue(library, out var entry) && entry.Handle != 0;
+        }
+    }
+
+    /// <summary>The candidates that are searched for <paramref name="library"/> on this machine, in order.</summary>
+    /// <param name="library">Which library.</param>
+    public static IReadOnlyList<string> SearchedCandidates(CudaLibrary library) =>
+        NativeLibraryProbe.Candidates(
+            library,
+            Environment.GetEnvironmentVariable,
+            OperatingSystem.IsWindows() ? [] : NativeLibraryProbe.DefaultLinuxDirectories,
+            File.Exists,
+            OperatingSystem.IsWindows());
+
+    private static nint Resolve(string libraryName, Assembly assembly, DllImportSearchPath? searchPath)
+    {
+        CudaLibrary? library = libraryName switch
+        {
+            Interop.Interop.Libraries.Cuda => CudaLibrary.Driver,
+            Interop.Interop.Libraries.Nvrtc => CudaLibrary.Nvrtc,
+            Interop.Interop.Libraries.Cublas => CudaLibrary.Cublas,
+            Interop.Interop.Libraries.CublasLt => CudaLibrary.CublasLt,
+            _ => null,
+        };
+        if (library is null)
+        {
+            return 0;
+        }
+
+        lock (Gate)
+        {
+            if (!Loaded.TryGetValue(library.Value, out var entry))
+            {
+                entry = LoadFirst(library.Value);
+                Loaded[library.Value] = entry;
+            }
+
+            return entry.Handle;
+        }
+    }
+
+    private static (nint Handle, string? Path) LoadFirst(CudaLibrary library)
+    {
+        if (library == CudaLibrary.Cublas && !Loaded.ContainsKey(CudaLibrary.CublasLt))
+        {
+            // cuBLAS depends on cuBLASLt of the same version; loading it first from the same search makes the
+            // dependency resolve to the copy we chose rather than whatever the loader finds.
+            Loaded[CudaLibrary.CublasLt] = LoadFirst(CudaLibrary.CublasLt);
+        }
+
+        foreach (string candidate in SearchedCandidates(library))
+        {
+            if (NativeLibrary.TryLoad(candidate, out nint handle))
+            {
+                string path = Path.IsPathRooted(candidate) ? candidate : FindMappedPath(candidate) ?? candidate;
+                return (handle, path);
+            }
+        }
+
+        return (0, null);
+    }
+
+    // The loader does not say which file a bare name resolved to; on Linux /proc/self/maps does.
+    private static string? FindMappedPath(string fileName)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return null;
+        }
+
+        try
+        {
+            string stem = fileName.Split(".so")[0] + ".so";
+            foreach (string line in File.ReadLines("/proc/self/maps"))
+            {
+                int slash = line.IndexOf('/');
+                if (slash < 0)
+                {
+                    continue;
+                }
+
+                string path = line[slash..].Trim();
+                if (Path.GetFileName(path).StartsWith(stem, StringComparison.Ordinal))
+                {
+                    return path;
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+
+        return null;
+    }
+}
