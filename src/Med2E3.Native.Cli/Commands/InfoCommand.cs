@@ -29,7 +29,8 @@ public static class InfoCommand
         stdout.WriteLine($"  CPU         {RuntimeInformation.ProcessArchitecture}, {Environment.ProcessorCount} logical cores, "
             + $"Vector<float> = {Vector<float>.Count} lanes{CpuFeatures()}");
         stdout.WriteLine("CUDA");
-        stdout.WriteLine("  not in this build (the CPU backend runs every op)");
+        foreach (string line in Med2E3.Native.Runtime.CudaEnvironment.Describe())
+            stdout.WriteLine($"  {line}");
 
         if (checkpointDir is null) return ExitCodes.Ok;
         if (!Directory.Exists(checkpointDir))
