@@ -59,4 +59,41 @@ public class BadInputTests
         Assert.Single(r.ErrLines);
         Assert.StartsWith("med2e3: --device cuda: ", r.ErrLines[0]);
     }
+
+    [Fact]
+    public void InfoSummarisesTheFixtureCheckpoint()
+    {
+        var r = CliRunner.Run("info", "--checkpoint", Checkpoint);
+        Assert.True(r.ExitCode == ExitCodes.Ok, r.ToString());
+        Assert.Contains("CUDA", r.Out);
+        Assert.Contains("NVRTC", r.Out);
+        Assert.Contains("OK: every tensor matches the configs", r.Out);
+    }
+
+    [Fact]
+    public void CheckpointThatDoesNotMatchItsConfig()
+    {
+        using var tmp = new CliRunner.TempDir();
+        string copy = Path.Combine(tmp.Path, "checkpoint");
+        CopyDirectory(CliRunner.FixtureDir, tmp.Path);
+        string config = Path.Combine(copy, "llm", "config.json");
+        File.WriteAllText(config, File.ReadAllText(config).Replace("\"intermediate_size\": 96", "\"intermediate_size\": 128"));
+
+        var r = CliRunner.Run("info", "--checkpoint", copy);
+        Assert.True(r.ExitCode == ExitCodes.Checkpoint, r.ToString());
+        string weights = Path.Combine(copy, "llm", "pytorch_model.bin");
+        Assert.Equal([$"error: {weights}: tensor 'model.layers.0.mlp.gate_up_proj.weight' has shape [192,64], "
+            + "the config expects [256,64] (and 3 more, listed above)"], r.ErrLines);
+        Assert.DoesNotContain("   at ", r.Err);
+    }
+
+    internal static void CopyDirectory(string from, string to)
+    {
+        foreach (string file in Directory.GetFiles(from, "*", SearchOption.AllDirectories))
+        {
+            string target = Path.Combine(to, Path.GetRelativePath(from, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+    }
 }
