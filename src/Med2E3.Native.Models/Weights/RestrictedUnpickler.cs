@@ -572,7 +572,7 @@ internal sealed class RestrictedUnpickler
         int end = Array.IndexOf(_data, (byte)'\n', start, Math.Min(256, _data.Length - start));
         if (end < 0)
         {
-            throw Error("GLOBAL name not terminated");
+            throw Error("GLOBAL name not terminated (truncated?)");
         }
         _pos = end + 1;
         return Encoding.ASCII.GetString(_data, start, end - start);

@@ -171,6 +171,15 @@ internal sealed class StorageViewSource : TensorSource
         {
             throw new CheckpointFormatException(FilePath, "compressed tensor data is corrupt: " + e.Message, e);
         }
+        catch (IOException e) when (e is not CheckpointFormatException)
+        {
+            // The file was opened fine earlier; it has since been moved, deleted or become unreadable.
+            throw new CheckpointFormatException(FilePath, "cannot read tensor data: " + e.Message, e);
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new CheckpointFormatException(FilePath, "cannot read tensor data: " + e.Message, e);
+        }
     }
 
     internal static void ReadExactly(SafeFileHandle handle, long offset, Span<byte> destination)

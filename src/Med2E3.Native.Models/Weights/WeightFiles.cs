@@ -97,7 +97,10 @@ public static class WeightFiles
         foreach (string file in map.Select(m => m.File).Distinct())
         {
             string shard = Path.Combine(dir, file);
-            StateDict part = safetensors ? SafetensorsReader.Read(shard) : TorchCheckpointReader.Read(shard);
+            // The shard's own extension decides its reader; the index name only sets the reported format.
+            StateDict part = file.EndsWith(".safetensors", StringComparison.Ordinal)
+                ? SafetensorsReader.Read(shard)
+                : TorchCheckpointReader.Read(shard);
             byFile[file] = part;
             files.Add(part.Source);
             tensors.AddRange(part.Tensors);

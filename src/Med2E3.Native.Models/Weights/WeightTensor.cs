@@ -162,6 +162,12 @@ public sealed class WeightTensor
                     destination[i] = BitConverter.UInt32BitsToSingle(bits);
                 }
                 break;
+            case StorageDType.F16:
+                for (int i = 0; i < destination.Length; i++)
+                {
+                    destination[i] = (float)BinaryPrimitives.ReadHalfLittleEndian(b[(2 * i)..]);
+                }
+                break;
             default:
                 double[] wide = ToFloat64();
                 for (int i = 0; i < destination.Length; i++)
