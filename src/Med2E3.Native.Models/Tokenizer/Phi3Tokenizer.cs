@@ -59,6 +59,7 @@ public sealed class Phi3Tokenizer
     private readonly Dictionary<int, AddedToken> _addedById;
     private readonly Dictionary<string, AddedToken> _addedByContent;
     private readonly string[] _userDefinedLongestFirst;
+    private readonly int _promptBosOffset;
 
     private Phi3Tokenizer(SentencePieceModel model, LlamaTokenizer bpe, IEnumerable<AddedToken> added,
         PrependScheme prepend, bool addBos, bool addEos, string bosToken, string eosToken, string unkToken,
@@ -115,6 +116,9 @@ public sealed class Phi3Tokenizer
         PadTokenId = padToken is null ? null : ResolveToken(padToken, "pad_token", configPath);
         int maxAdded = _addedById.Count == 0 ? -1 : _addedById.Keys.Max();
         VocabSize = Math.Max(model.Pieces.Count, maxAdded + 1);
+
+        // The reference decides whether chunks carry a BOS to strip by encoding a probe string.
+        _promptBosOffset = Encode("test string") is [var first, ..] && first == BosTokenId ? 1 : 0;
     }
 
     /// <summary>The SentencePiece model (pieces, scores, types, normalizer spec).</summary>
@@ -335,7 +339,7 @@ public sealed class Phi3Tokenizer
     public int[] EncodePrompt(string prompt)
     {
         ArgumentNullException.ThrowIfNull(prompt);
-        int offset = Encode("test string") is [var first, ..] && first == BosTokenId ? 1 : 0;
+        int offset = _promptBosOffset;
         var ids = new List<int>();
         foreach (var chunk in SplitPlaceholders(prompt))
         {

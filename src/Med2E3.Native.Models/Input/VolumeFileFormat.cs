@@ -1,0 +1,17 @@
+namespace Med2E3.Native.Models.Input;
+
+/// <summary>The container a <see cref="Volume"/> was read from.</summary>
+public enum VolumeFileFormat
+{
+    /// <summary>NumPy .npy (the M3D format): values already min–max normalised to [0,1], no orientation metadata.</summary>
+    Npy,
+
+    /// <summary>NIfTI-1 single file (magic "n+1"), optionally gzip-compressed.</summary>
+    Nifti1,
+
+    /// <summary>NIfTI-2 single file (magic "n+2"), optionally gzip-compressed.</summary>
+    Nifti2,
+
+    /// <summary>Made in memory (for example by <see cref="Phantom"/>).</summary>
+    InMemory,
+}

@@ -1,0 +1,108 @@
+using System.Buffers.Binary;
+
+namespace Med2E3.Native.Models.Input;
+
+/// <summary>
+/// Reads a volume file of any supported kind, chosen from its content (not its name): .npy, NIfTI-1 or NIfTI-2, each
+/// optionally gzip-compressed. The result is in the canonical (D, H, W) layout described on <see cref="Volume"/>.
+/// </summary>
+public static class VolumeReader
+{
+    /// <summary>Reads <paramref name="path"/>.</summary>
+    /// <exception cref="VolumeFormatException">missing, unreadable or malformed file; the message names the problem.</exception>
+    public static Volume Read(string path, VolumeReadOptions? options = null)
+    {
+        using var file = OpenFile(path);
+        return Read(file, path, options);
+    }
+
+    /// <summary>
+    /// Reads a volume from a seekable <paramref name="stream"/> (a file, a memory stream or an embedded resource);
+    /// <paramref name="path"/> names it in messages.
+    /// </summary>
+    public static Volume Read(Stream stream, string path, VolumeReadOptions? options = null)
+    {
+        if (!stream.CanSeek)
+        {
+            var copy = new MemoryStream();
+            stream.CopyTo(copy);
+            copy.Position = 0;
+            stream = copy;
+        }
+
+        if (stream.Length - stream.Position == 0)
+        {
+            throw new VolumeFormatException(path, "the file is empty");
+        }
+
+        using var decoded = StreamUtil.Decode(stream, path);
+        var peek = new byte[6];
+        int got = StreamUtil.ReadAtMost(decoded, peek, path);
+        var content = new PrefixedStream(peek.AsMemory(0, got), decoded);
+        if (got >= 6 && peek[0] == 0x93 && peek.AsSpan(1, 5).SequenceEqual("NUMPY"u8))
+        {
+            return NpyReader.Read(content, path, options);
+        }
+
+        if (got >= 4)
+        {
+            int le = BinaryPrimitives.ReadInt32LittleEndian(peek);
+            int be = BinaryPrimitives.ReadInt32BigEndian(peek);
+            if (le is 348 or 540 || be is 348 or 540)
+            {
+                return NiftiReader.Read(content, path, options);
+            }
+        }
+
+        throw new VolumeFormatException(path,
+            $"unknown volume format: the content starts with {StreamUtil.Hex(peek.AsSpan(0, got))}, which is neither " +
+            ".npy (93 4E 55 4D 50 59) nor NIfTI (sizeof_hdr 348 or 540), optionally gzip-compressed");
+    }
+
+    /// <summary>Opens a file for reading, turning a missing or unreadable file into <see cref="VolumeFormatException"/>.</summary>
+    internal static FileStream OpenFile(string path)
+    {
+        try
+        {
+            return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            string problem = e is FileNotFoundException or DirectoryNotFoundException
+                ? "file not found"
+                : $"cannot open: {StreamUtil.OneLine(e.Message)}";
+            throw new VolumeFormatException(path, problem, e);
+        }
+    }
+
+    /// <summary>A read-only stream that returns already-peeked bytes before the rest of an inner stream.</summary>
+    private sealed class PrefixedStream(ReadOnlyMemory<byte> prefix, Stream inner) : Stream
+    {
+        private ReadOnlyMemory<byte> _prefix = prefix;
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override int Read(Span<byte> buffer)
+        {
+            if (!_prefix.IsEmpty)
+            {
+                int n = Math.Min(buffer.Length, _prefix.Length);
+                _prefix.Span[..n].CopyTo(buffer);
+                _prefix = _prefix[n..];
+                return n;
+            }
+
+            return inner.Read(buffer);
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+}
