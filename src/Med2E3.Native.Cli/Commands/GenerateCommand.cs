@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Med2E3.Native.Cli.Output;
 using Med2E3.Native.Models.Demo;
+using Med2E3.Native.Models.Weights;
 
 namespace Med2E3.Native.Cli.Commands;
 
@@ -72,8 +73,8 @@ public static class GenerateCommand
             bool isDemo = result.GetValue(demo);
             if (isDemo)
             {
-                if (result.GetResult(checkpoint) is not null || result.GetResult(volume) is not null)
-                    result.AddError("--demo brings its own checkpoint and volume; drop --checkpoint/--volume or drop --demo");
+                if (result.GetResult(checkpoint) is not null)
+                    result.AddError("--demo brings its own checkpoint; drop --checkpoint or drop --demo");
                 return;
             }
             var missing = new List<string>();
@@ -116,10 +117,10 @@ public static class GenerateCommand
         {
             var (files, _) = terminal.Stage("Unpacking the embedded demo",
                 () => CliException.Guard(ExitCodes.NotAvailable, "embedded demo", () => DemoAssets.Extract()));
-            terminal.Note("Demo: a tiny Med-2E3 with RANDOM weights and a sample volume, both embedded in med2e3. "
+            terminal.Note("Demo: a tiny Med-2E3 with RANDOM weights, embedded in med2e3. "
                 + "The pipeline is real; the generated text is meaningless.");
             checkpointDir = files.CheckpointDir;
-            volumePath = files.VolumePath;
+            volumePath = settings.VolumePath ?? files.VolumePath;
             question = settings.Question ?? files.Question;
             maxNewTokens ??= files.MaxNewTokens;
         }
@@ -128,19 +129,28 @@ public static class GenerateCommand
             checkpointDir = settings.CheckpointDir!;
             volumePath = settings.VolumePath!;
             question = settings.Question!;
-            if (!Directory.Exists(checkpointDir))
-                throw CliException.Checkpoint(File.Exists(checkpointDir)
-                    ? $"{checkpointDir}: is a file; --checkpoint expects the checkpoint folder"
-                    : $"{checkpointDir}: checkpoint folder not found");
-            if (!File.Exists(volumePath))
-                throw CliException.BadInput(Directory.Exists(volumePath)
-                    ? $"{volumePath}: is a folder; --volume expects a .npy, .nii or .nii.gz file"
-                    : $"{volumePath}: volume file not found");
         }
         if (string.IsNullOrWhiteSpace(question))
             throw CliException.Usage("--question is empty");
+        if (!Directory.Exists(checkpointDir))
+            throw CliException.Checkpoint(File.Exists(checkpointDir)
+                ? $"{checkpointDir}: is a file; --checkpoint expects the checkpoint folder"
+                : $"{checkpointDir}: checkpoint folder not found");
+        if (Directory.Exists(volumePath))
+            throw CliException.BadInput($"{volumePath}: is a folder; --volume expects a .npy, .nii or .nii.gz file");
+        if (!File.Exists(volumePath))
+            throw CliException.BadInput($"{volumePath}: volume file not found");
         if (settings.ExplainPath is { } explain && Path.GetDirectoryName(explain) is { } explainDir && !Directory.Exists(explainDir))
             throw CliException.Output($"{explain}: folder {explainDir} does not exist");
+
+        var (checkpoint, _) = terminal.Stage("Checking the checkpoint",
+            () => CliException.Guard(ExitCodes.Checkpoint, checkpointDir, () => Med2E3Checkpoint.Open(checkpointDir)));
+        var ((source, input), _) = terminal.Stage($"Reading {Path.GetFileName(volumePath)}",
+            () => VolumeInput.Read(volumePath, checkpoint.Vision3DConfig.ImgSize, settings.Window));
+        terminal.Detail($"volume {source.Depth}×{source.Height}×{source.Width} ({source.Format}), "
+            + $"foreground {input.Crop}, resized to {input.Depth}×{input.Height}×{input.Width}");
+        foreach (string warning in input.Warnings)
+            terminal.Note($"warning: {warning}");
 
         terminal.Detail($"device {device}; checkpoint {checkpointDir}; volume {volumePath}");
         throw CliException.NotAvailable(
