@@ -136,3 +136,78 @@ __device__ __forceinline__ u32 pack_bf16(float lo, float hi)
 __device__ __forceinline__ i64 global_thread() { return (i64)blockIdx.x * blockDim.x + threadIdx.x; }
 
 __device__ __forceinline__ i64 grid_stride() { return (i64)gridDim.x * blockDim.x; }
+
+// ---- op-library helpers ----
+// Used by the op-family kernels (layernorm.cu … adamw.cu). Kept below the foundation section so each part has one
+// owner; everything here is device code with no state.
+
+__device__ __forceinline__ float neg_inf() { return -__int_as_float(0x7f800000); }
+
+// Load/store one element as f32 whatever its storage type, so one device template serves the f32 and bf16 kernels.
+__device__ __forceinline__ float ld_f32(const float* p) { return *p; }
+__device__ __forceinline__ float ld_f32(const bf16_t* p) { return bf16_to_f32(*p); }
+__device__ __forceinline__ void st_f32(float* p, float v) { *p = v; }
+__device__ __forceinline__ void st_f32(bf16_t* p, float v) { *p = f32_to_bf16(v); }
+
+// Rounds an f32 value through the storage type: identity for f32, round-to-nearest-even for bf16. Used where the
+// CPU reference rounds an intermediate to the tensor's dtype (e.g. RMSNorm's normalised value before the weight).
+__device__ __forceinline__ float round_as(const float*, float v) { return v; }
+__device__ __forceinline__ float round_as(const bf16_t*, float v) { return bf16_to_f32(f32_to_bf16(v)); }
+
+// Online-softmax merge of two partial states (max m, sum of exp(x − m) l). Either side may be empty (m = −inf).
+__device__ __forceinline__ void softmax_merge(float& m, float& l, float m2, float l2) {
+    const float mn = fmaxf(m, m2);
+    if (mn == neg_inf()) return;
+    l = l * expf(m - mn) + l2 * expf(m2 - mn);
+    m = mn;
+}
+
+// Four consecutive elements as f32 in one vector access (16 bytes of f32, 8 bytes of bf16). The caller guarantees the
+// address is aligned to that width (see vec4_ok).
+__device__ __forceinline__ void ld4_f32(const float* p, float v[4]) {
+    const float4 t = load_f32x4(p);
+    v[0] = t.x;
+    v[1] = t.y;
+    v[2] = t.z;
+    v[3] = t.w;
+}
+__device__ __forceinline__ void ld4_f32(const bf16_t* p, float v[4]) {
+    const uint2 t = *(const uint2*)p;
+    v[0] = bf16_lo(t.x);
+    v[1] = bf16_hi(t.x);
+    v[2] = bf16_lo(t.y);
+    v[3] = bf16_hi(t.y);
+}
+__device__ __forceinline__ void st4_f32(float* p, const float v[4]) { store_f32x4(p, make_float4(v[0], v[1], v[2], v[3])); }
+__device__ __forceinline__ void st4_f32(bf16_t* p, const float v[4]) {
+    *(uint2*)p = make_uint2(pack_bf16(v[0], v[1]), pack_bf16(v[2], v[3]));
+}
+// True when p (null counts as aligned) can be accessed four elements at a time.
+template <typename T>
+__device__ __forceinline__ bool vec4_ok(const T* p) { return ((u64)p & (4 * sizeof(T) - 1)) == 0; }
+
+// Reads element i of an index tensor stored as int32 (is64 = 0) or int64 (is64 = 1).
+__device__ __forceinline__ i64 ld_index(const void* p, int is64, i64 i) {
+    return is64 ? ((const i64*)p)[i] : (i64)((const int*)p)[i];
+}
+
+// Adds one logit x to a running softmax state (max m, Σ exp(· − m) l). −inf logits carry no weight and are skipped,
+// so an all −inf row keeps m = −inf, l = 0.
+__device__ __forceinline__ void softmax_push(float& m, float& l, float x) {
+    if (x == neg_inf()) return;
+    if (x > m) {
+        l = l * expf(m - x) + 1.0f;
+        m = x;
+    } else {
+        l += expf(x - m);
+    }
+}
+
+// Merges the softmax states of the 32 lanes of a warp; every lane gets the result.
+__device__ __forceinline__ void softmax_merge_warp(float& m, float& l) {
+    for (int o = 16; o > 0; o >>= 1) {
+        const float m2 = __shfl_xor_sync(0xffffffffu, m, o);
+        const float l2 = __shfl_xor_sync(0xffffffffu, l, o);
+        softmax_merge(m, l, m2, l2);
+    }
+}

@@ -18,7 +18,7 @@ public static class CommandTree
         root.Subcommands.Add(BatchCommand.Create());
         root.Subcommands.Add(InfoCommand.Create());
         root.Subcommands.Add(GoldenCheck());
-        root.Subcommands.Add(Kernels());
+        root.Subcommands.Add(KernelsCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         return root;
     }
@@ -111,17 +111,5 @@ public static class CommandTree
             throw CliException.NotAvailable("golden-check needs the Med-2E3 network (Models/Multimodal), which this build does not include yet");
         });
         return command;
-    }
-
-    static Command Kernels()
-    {
-        var arch = new Option<string>("--arch")
-        {
-            Description = "GPU architecture to compile for, e.g. sm_80 or sm_90 (default: the present GPU, else sm_80)",
-            HelpName = "ARCH",
-        };
-        var check = new Command("check", "Compile every kernels/*.cu with NVRTC (no GPU needed) and report each result") { arch };
-        check.SetAction(int (ParseResult _) => throw CliException.NotAvailable("kernels check needs the NVRTC runtime layer, which this build does not include yet"));
-        return new Command("kernels", "CUDA kernel tools") { check };
     }
 }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using static Med2E3.Native.Interop.Interop.CublasLt;
 
 namespace Med2E3.Native.Runtime;
@@ -38,7 +39,7 @@ public static class CublasRuntime
                 return new State(false, $"{missing} was not found", 0, cublasPath, ltPath);
             }
 
-            return new State(true, null, (long)cublasLtGetVersion(), cublasPath, ltPath);
+            return new State(true, null, LtVersion(), cublasPath, ltPath);
         }
         catch (DllNotFoundException e)
         {
@@ -49,6 +50,9 @@ public static class CublasRuntime
             return new State(false, e.Message, 0, null, null);
         }
     }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static long LtVersion() => (long)cublasLtGetVersion();
 
     private sealed record State(bool Available, string? Reason, long Version, string? CublasPath, string? LtPath);
 }

@@ -55,47 +55,44 @@ internal static class CudaCheck
             return r.ToString();
         }
 
-        if (CudaLibraryResolver.IsLoaded(CudaLibrary.Driver))
-        {
-            byte* name = null;
-            if (cuGetErrorName(r, &name) == CUresult.CUDA_SUCCESS && name != null)
-            {
-                return Marshal.PtrToStringUTF8((nint)name) ?? $"CUDA_ERROR_{(int)r}";
-            }
-        }
-
-        return $"CUDA_ERROR_{(int)r}";
+        return (CudaLibraryResolver.IsLoaded(CudaLibrary.Driver) ? NativeDriverErrorName(r) : null)
+            ?? $"CUDA_ERROR_{(int)r}";
     }
 
-    private static unsafe string DriverDescription(CUresult r)
+    // Native calls sit in their own non-inlined methods: an inlined P/Invoke may be bound when the caller is
+    // compiled, which would fail on a machine without the library even though the call is never reached.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static unsafe string? NativeDriverErrorName(CUresult r)
     {
-        if (CudaLibraryResolver.IsLoaded(CudaLibrary.Driver))
-        {
-            byte* text = null;
-            if (cuGetErrorString(r, &text) == CUresult.CUDA_SUCCESS && text != null)
-            {
-                return Marshal.PtrToStringUTF8((nint)text) ?? string.Empty;
-            }
-        }
+        byte* name = null;
+        return cuGetErrorName(r, &name) == CUresult.CUDA_SUCCESS && name != null
+            ? Marshal.PtrToStringUTF8((nint)name)
+            : null;
+    }
 
-        return string.Empty;
+    private static string DriverDescription(CUresult r) =>
+        (CudaLibraryResolver.IsLoaded(CudaLibrary.Driver) ? NativeDriverDescription(r) : null) ?? string.Empty;
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static unsafe string? NativeDriverDescription(CUresult r)
+    {
+        byte* text = null;
+        return cuGetErrorString(r, &text) == CUresult.CUDA_SUCCESS && text != null
+            ? Marshal.PtrToStringUTF8((nint)text)
+            : null;
     }
 
     /// <summary>The native name of an NVRTC result.</summary>
     internal static string NvrtcErrorName(nvrtcResult r) => Enum.IsDefined(r) ? r.ToString() : $"NVRTC_ERROR_{(int)r}";
 
-    private static unsafe string NvrtcDescription(nvrtcResult r)
-    {
-        if (CudaLibraryResolver.IsLoaded(CudaLibrary.Nvrtc))
-        {
-            byte* text = nvrtcGetErrorString(r);
-            if (text != null)
-            {
-                return Marshal.PtrToStringUTF8((nint)text) ?? string.Empty;
-            }
-        }
+    private static string NvrtcDescription(nvrtcResult r) =>
+        (CudaLibraryResolver.IsLoaded(CudaLibrary.Nvrtc) ? NativeNvrtcDescription(r) : null) ?? string.Empty;
 
-        return string.Empty;
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static unsafe string? NativeNvrtcDescription(nvrtcResult r)
+    {
+        byte* text = nvrtcGetErrorString(r);
+        return text != null ? Marshal.PtrToStringUTF8((nint)text) : null;
     }
 
     /// <summary>The native name of a cuBLAS status.</summary>

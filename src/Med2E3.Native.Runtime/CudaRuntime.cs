@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using static Med2E3.Native.Interop.Interop.Cuda;
 
 namespace Med2E3.Native.Runtime;
@@ -48,20 +49,7 @@ public static class CudaRuntime
                 return new State(false, $"the CUDA driver library was not found (searched: {searched})", 0, 0, null);
             }
 
-            CUresult init = cuInit(0);
-            if (init != CUresult.CUDA_SUCCESS)
-            {
-                return new State(false, $"cuInit(0) failed with {CudaCheck.DriverErrorName(init)}", 0, 0, path);
-            }
-
-            CUresult versionResult = cuDriverGetVersion(out int version);
-            CUresult countResult = cuDeviceGetCount(out int count);
-            if (versionResult != CUresult.CUDA_SUCCESS || countResult != CUresult.CUDA_SUCCESS || count == 0)
-            {
-                return new State(false, "the CUDA driver reports no device", version, 0, path);
-            }
-
-            return new State(true, null, version, count, path);
+            return QueryDriver(path);
         }
         catch (DllNotFoundException e)
         {
@@ -71,6 +59,26 @@ public static class CudaRuntime
         {
             return new State(false, $"the CUDA driver library is missing an entry point: {e.Message}", 0, 0, null);
         }
+    }
+
+    // Separate and not inlined: the driver entry points are bound only once the library is known to be loaded.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static State QueryDriver(string? path)
+    {
+        CUresult init = cuInit(0);
+        if (init != CUresult.CUDA_SUCCESS)
+        {
+            return new State(false, $"cuInit(0) failed with {CudaCheck.DriverErrorName(init)}", 0, 0, path);
+        }
+
+        CUresult versionResult = cuDriverGetVersion(out int version);
+        CUresult countResult = cuDeviceGetCount(out int count);
+        if (versionResult != CUresult.CUDA_SUCCESS || countResult != CUresult.CUDA_SUCCESS || count == 0)
+        {
+            return new State(false, "the CUDA driver reports no device", version, 0, path);
+        }
+
+        return new State(true, null, version, count, path);
     }
 
     private sealed record State(bool Available, string? Reason, int DriverVersion, int DeviceCount, string? LibraryPath);

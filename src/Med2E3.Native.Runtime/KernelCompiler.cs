@@ -49,7 +49,8 @@ public static partial class KernelCompiler
     {
         NvrtcRuntime.EnsureAvailable();
         (string target, KernelImageKind kind) = ChooseTarget(arch, NvrtcRuntime.SupportedArchs);
-        string[] allOptions = [.. options, $"--gpu-architecture={target}"];
+        IReadOnlyList<string> safeOptions = WithoutCrashingOptions(options, target, kind, NvrtcRuntime.Version);
+        string[] allOptions = [.. safeOptions, $"--gpu-architecture={target}"];
         string key = ComputeCacheKey(source, headers, allOptions, target, NvrtcRuntime.Version.ToString());
         bool cache = useDiskCache && RuntimeOptions.KernelDiskCache;
         var clock = Stopwatch.StartNew();
@@ -117,6 +118,27 @@ public static partial class KernelCompiler
         }
 
         return ($"compute_{fallback}", KernelImageKind.Ptx);
+    }
+
+    /// <summary>
+    /// Removes options that crash the compiler for this target. NVRTC 11.x's built-in ptxas for sm_90 dies with a
+    /// segmentation fault (taking the whole process with it) on the line-table entries of an inlined function that
+    /// contains a loop, so line info (<c>-lineinfo</c>) is dropped for CUBIN sm_90+ with NVRTC older than 12. PTX
+    /// targets and other architectures keep every option.
+    /// </summary>
+    /// <param name="options">The requested options, without the architecture.</param>
+    /// <param name="target">The chosen target, e.g. "sm_90".</param>
+    /// <param name="kind">CUBIN or PTX.</param>
+    /// <param name="nvrtcVersion">The NVRTC version.</param>
+    public static IReadOnlyList<string> WithoutCrashingOptions(
+        IReadOnlyList<string> options, string target, KernelImageKind kind, Version nvrtcVersion)
+    {
+        if (kind != KernelImageKind.Cubin || nvrtcVersion.Major >= 12 || ParseArch(target) < 90)
+        {
+            return options;
+        }
+
+        return options.Where(o => o is not ("-lineinfo" or "--generate-line-info")).ToArray();
     }
 
     /// <summary>Parses "sm_90", "sm_90a", "compute_90" or "90" to 90; throws <see cref="ArgumentException"/> otherwise.</summary>

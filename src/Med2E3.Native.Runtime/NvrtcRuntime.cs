@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using static Med2E3.Native.Interop.Interop.Nvrtc;
 
 namespace Med2E3.Native.Runtime;
@@ -34,7 +35,7 @@ public static class NvrtcRuntime
         }
     }
 
-    private static unsafe State Initialise()
+    private static State Initialise()
     {
         try
         {
@@ -44,25 +45,7 @@ public static class NvrtcRuntime
                 return new State(false, $"no NVRTC library was found (searched: {searched})", new Version(0, 0), [], null);
             }
 
-            CudaCheck.Check(nvrtcVersion(out int major, out int minor));
-            int[] archs = [];
-            try
-            {
-                CudaCheck.Check(nvrtcGetNumSupportedArchs(out int count));
-                archs = new int[count];
-                fixed (int* p = archs)
-                {
-                    CudaCheck.Check(nvrtcGetSupportedArchs(p));
-                }
-
-                Array.Sort(archs);
-            }
-            catch (EntryPointNotFoundException)
-            {
-                // NVRTC before 11.2 cannot list its targets; compile attempts will tell.
-            }
-
-            return new State(true, null, new Version(major, minor), archs, path);
+            return QueryNvrtc(path);
         }
         catch (DllNotFoundException e)
         {
@@ -76,6 +59,31 @@ public static class NvrtcRuntime
         {
             return new State(false, e.Message, new Version(0, 0), [], null);
         }
+    }
+
+    // Separate and not inlined: the NVRTC entry points are bound only once the library is known to be loaded.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static unsafe State QueryNvrtc(string? path)
+    {
+        CudaCheck.Check(nvrtcVersion(out int major, out int minor));
+        int[] archs = [];
+        try
+        {
+            CudaCheck.Check(nvrtcGetNumSupportedArchs(out int count));
+            archs = new int[count];
+            fixed (int* p = archs)
+            {
+                CudaCheck.Check(nvrtcGetSupportedArchs(p));
+            }
+
+            Array.Sort(archs);
+        }
+        catch (EntryPointNotFoundException)
+        {
+            // NVRTC before 11.2 cannot list its targets; compile attempts will tell.
+        }
+
+        return new State(true, null, new Version(major, minor), archs, path);
     }
 
     private sealed record State(bool Available, string? Reason, Version Version, int[] SupportedArchs, string? LibraryPath);

@@ -29,52 +29,12 @@ public static class InfoCommand
         stdout.WriteLine($"  OS          {RuntimeInformation.OSDescription}");
         stdout.WriteLine($"  CPU         {RuntimeInformation.ProcessArchitecture}, {Environment.ProcessorCount} logical cores, "
             + $"Vector<float> = {Vector<float>.Count} lanes{CpuFeatures()}");
-        WriteCuda(stdout);
+        stdout.WriteLine("CUDA");
+        foreach (string line in CudaEnvironment.Describe())
+            stdout.WriteLine($"  {line}");
 
         if (checkpointDir is null) return ExitCodes.Ok;
         return CheckpointInfo.Run(checkpointDir, stdout, stderr);
-    }
-
-    /// <summary>The CUDA driver, each device, and the NVRTC and cuBLAS libraries, with versions and files.</summary>
-    static void WriteCuda(TextWriter stdout)
-    {
-        stdout.WriteLine("CUDA");
-        if (CudaRuntime.IsAvailable)
-        {
-            stdout.WriteLine($"  driver      CUDA {CudaRuntime.FormatVersion(CudaRuntime.DriverVersion)} ({CudaRuntime.LibraryPath})");
-            for (int i = 0; i < CudaRuntime.DeviceCount; i++)
-            {
-                try
-                {
-                    using var device = CudaDevice.Open(i);
-                    stdout.WriteLine($"  device {i}    {device}, {device.PeakMemoryBandwidthGBs:0} GB/s peak memory bandwidth");
-                }
-                catch (Exception e) when (e is CudaException or CudaUnavailableException or InvalidOperationException)
-                {
-                    stdout.WriteLine($"  device {i}    cannot be opened: {CliException.OneLine(e.Message)}");
-                }
-            }
-        }
-        else
-        {
-            stdout.WriteLine($"  driver      not available: {CudaRuntime.UnavailableReason}");
-            stdout.WriteLine("              (every command runs on the CPU backend)");
-        }
-
-        if (NvrtcRuntime.IsAvailable)
-        {
-            var archs = NvrtcRuntime.SupportedArchs;
-            string targets = archs.Count == 0 ? "" : $", targets sm_{archs[0]}…sm_{archs[^1]}";
-            stdout.WriteLine($"  NVRTC       {NvrtcRuntime.Version.ToString(2)} ({NvrtcRuntime.LibraryPath}){targets}");
-        }
-        else
-        {
-            stdout.WriteLine($"  NVRTC       not available: {NvrtcRuntime.UnavailableReason}");
-        }
-
-        stdout.WriteLine(CublasRuntime.IsAvailable
-            ? $"  cuBLAS      {CublasRuntime.FormatVersion(CublasRuntime.Version)} ({CublasRuntime.LibraryPath}; {CublasRuntime.LtLibraryPath})"
-            : $"  cuBLAS      not available: {CublasRuntime.UnavailableReason}");
     }
 
     static string CpuFeatures()

@@ -1,0 +1,17 @@
+using System.Runtime.CompilerServices;
+
+namespace Med2E3.Native.Tests.Cuda;
+
+/// <summary>A fact that runs only with a CUDA device and NVRTC; otherwise it is skipped with the reason.</summary>
+[AttributeUsage(AttributeTargets.Method, AllowMultiple = false)]
+public sealed class CudaFactAttribute : FactAttribute
+{
+    public CudaFactAttribute([CallerFilePath] string? sourceFilePath = null, [CallerLineNumber] int sourceLineNumber = -1)
+        : base(sourceFilePath, sourceLineNumber)
+    {
+        if (CudaTestEnvironment.SkipReason is { } reason)
+        {
+            Skip = reason;
+        }
+    }
+}
