@@ -69,7 +69,7 @@ public class TorchReaderTests(ITestOutputHelper log)
 
     private CheckpointFormatException Refused(byte[] pickle, out string file, out string marker)
     {
-        var dir = new TempDir();
+        using var dir = new TempDir();
         file = dir.File("evil.bin");
         marker = dir.File("pwned");
         new TorchZipBuilder().AddF32("ok", [1], [1f]).Write(file, pickle);
