@@ -97,7 +97,6 @@ public class BadInputTests
         var r = GenerateOn(path);
         Assert.True(r.ExitCode == ExitCodes.BadInput, $"{what}: {r}");
         string line = Assert.Single(r.ErrLines, l => l.StartsWith("med2e3: "));
-        Console.WriteLine($"[bad input] {what}: exit {r.ExitCode}: {line}");
         Assert.StartsWith($"med2e3: {path}: ", line);
         Assert.Contains(problem, line);
         Assert.DoesNotContain("   at ", r.Err);
