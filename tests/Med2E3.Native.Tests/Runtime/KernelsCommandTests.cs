@@ -10,7 +10,7 @@ public class KernelsCommandTests
     {
         var stdout = new StringWriter();
         var stderr = new StringWriter();
-        int code = CommandTree.Run(args, stdout, stderr);
+        int code = Program.Run(args, stdout, stderr);
         return (code, stdout.ToString(), stderr.ToString());
     }
 
