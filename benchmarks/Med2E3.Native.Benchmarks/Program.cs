@@ -5,6 +5,13 @@ using Med2E3.Native.Runtime;
 // med2e3-bench [all|copy|elementwise|reduce|gemm|compile] [--runs N] [--arch sm_XX] [--json FILE] [--markdown FILE] [--quick]
 // Times kernels with CUDA events (median of ≥ 10 runs after warm-up, L2 flushed between runs), after checking each
 // result against the CPU. Prints one table row per configuration and writes JSON.
+// med2e3-bench cpu-gemm [--shape M,N,K] [--linear M,N,K] [--repeats R] [--threads T] [--json FILE]: the CPU GEMM
+// against OpenBLAS (Cpu/CpuGemmBenchmark.cs); needs no GPU.
+if (args.Length > 0 && args[0] == "cpu-gemm")
+{
+    return Med2E3.Native.Benchmarks.Cpu.CpuGemmBenchmark.Run(args[1..]);
+}
+
 var options = BenchOptions.Parse(args);
 if (options.Help)
 {
