@@ -63,7 +63,7 @@ struct LayerNormWbParams {
     const float* mean;  // (N), or null for mean 0 (RMSNorm reuses these kernels: x̂ = x·rstd)
     const float* rstd;  // (N)
     float* partial;     // (2, chunks, C) f32 scratch: [0] Σ dy·x̂, [1] Σ dy
-    void* dw;           // (C) weight gradient, dtype of x (reduce kernel only)
+    void* dw;           // (C) weight gradient, dtype of x, or null (reduce kernel only)
     void* db;           // (C) bias gradient, dtype of x, or null (reduce kernel only)
     int rows;           // N
     int cols;           // C
@@ -225,7 +225,7 @@ __device__ __forceinline__ void layernorm_bwd_wb_sum(const LayerNormWbParams& p)
         sw += p.partial[(size_t)k * p.cols + c];
         sb += p.partial[((size_t)p.chunks + k) * p.cols + c];
     }
-    st_f32((T*)p.dw + c, sw);
+    if (p.dw) st_f32((T*)p.dw + c, sw);
     if (p.db) st_f32((T*)p.db + c, sb);
 }
 

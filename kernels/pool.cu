@@ -31,6 +31,7 @@ struct AvgPool3dParams {
     int kd, kh, kw;           // window
     int sd, sh, sw;           // stride
     int order_c_fastest;      // 1: thread index runs over C fastest (coalesced for channel-last tensors)
+    int pad_;                 // keeps the strides 8-byte aligned on both sides
     long long xs[5];          // element strides of x / dx: b, c, d, h, w
     long long ys[5];          // element strides of y / dy: b, c, d, h, w
 };
