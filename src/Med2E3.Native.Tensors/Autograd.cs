@@ -100,8 +100,9 @@ public static class Autograd
                 var edges = n.Edges;
                 if (g is not null)
                 {
-                    using (var scope = TensorScope.Begin())
+                    try
                     {
+                        using var scope = TensorScope.Begin();
                         var results = n.Apply(g);
                         if (results.Length != edges.Length)
                             throw new InvalidOperationException($"Autograd.cs: {n.Name} returned {results.Length} gradients for {edges.Length} inputs");
@@ -114,13 +115,19 @@ public static class Autograd
                             if (!used.Add(r)) r = r.AliasNoGrad();
                             TensorScope.Detach(r);
                             if (!Shapes.Equal(r.ShapeSpan, e.OutputShape))
+                            {
+                                r.Dispose();
                                 throw new ShapeMismatchException(n.Name + ".Backward", r.ShapeSpan, e.OutputShape, -1,
                                     $"gradient of input {i}");
+                            }
                             if (grads.TryGetValue(e, out var prev)) grads[e] = Accumulate(prev, r);
                             else grads[e] = r;
                         }
                     }
-                    g.Dispose();
+                    finally
+                    {
+                        g.Dispose();
+                    }
                 }
                 n.FreeSaved();
                 foreach (var e in edges)

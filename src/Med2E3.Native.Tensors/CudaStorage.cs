@@ -1,3 +1,5 @@
+using Med2E3.Native.Runtime;
+
 namespace Med2E3.Native.Tensors;
 
 /// <summary>
@@ -20,6 +22,19 @@ public sealed class CudaStorage : Storage
         DevicePointer = devicePointer;
         _owner = owner;
     }
+
+    /// <summary>
+    /// Rents <paramref name="bytes"/> from the device's memory pool; the block returns to the pool when the last
+    /// tensor viewing it is disposed.
+    /// </summary>
+    public static CudaStorage Rent(CudaDevice device, long bytes)
+    {
+        var buf = device.Pool.Rent(Math.Max(bytes, 1));
+        return new CudaStorage((nint)buf.Pointer, bytes, Tensors.Device.Cuda(device.Ordinal), buf);
+    }
+
+    /// <summary>The pool buffer when the storage was rented with <see cref="Rent"/>, else null.</summary>
+    public DeviceBuffer? Buffer => _owner as DeviceBuffer;
 
     /// <summary>Device address of the block.</summary>
     public nint DevicePointer { get; }

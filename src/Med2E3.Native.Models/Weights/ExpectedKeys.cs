@@ -20,7 +20,8 @@ public sealed record ExpectedTensor(string Key, int[] Shape, TensorRole Role)
 
 /// <summary>
 /// Expected keys and shapes of each checkpoint component, computed from the configs (never from fixed sizes).
-/// Keys are as saved, except that SigLIP keys are given without a leading <c>vision_model.</c>.
+/// Keys are as the network names them; a checkpoint whose keys all carry an extra leading prefix (SigLIP's
+/// <c>vision_model.</c>, a wrapper's <c>module.</c>) is matched after removing it.
 /// </summary>
 public static class ExpectedKeys
 {
@@ -93,6 +94,20 @@ public static class ExpectedKeys
     public static IReadOnlyList<ExpectedTensor> Vision3D(M3dClipConfig v, BertConfig b)
     {
         int h = v.HiddenSize;
+        var list = new List<ExpectedTensor>(Vision3DEncoder(v));
+        list.AddRange(Bert(b, BertConfig.DefaultPrefix));
+        list.Add(Unused("mm_vision_proj.weight", h, h));
+        list.Add(Unused("mm_vision_proj.bias", h));
+        list.Add(Unused("mm_language_proj.weight", h, b.HiddenSize));
+        list.Add(Unused("mm_language_proj.bias", h));
+        list.Add(Unused("logit_scale"));
+        return list;
+    }
+
+    /// <summary>The <c>vision_encoder.*</c> part of M3D-CLIP: the 3D ViT (spec §2.3).</summary>
+    public static IReadOnlyList<ExpectedTensor> Vision3DEncoder(M3dClipConfig v)
+    {
+        int h = v.HiddenSize;
         var list = new List<ExpectedTensor>
         {
             Used("vision_encoder.cls_token", 1, 1, h),
@@ -117,12 +132,6 @@ public static class ExpectedKeys
         }
         list.Add(Unused("vision_encoder.norm.weight", h));
         list.Add(Unused("vision_encoder.norm.bias", h));
-        list.AddRange(Bert(b, BertConfig.DefaultPrefix));
-        list.Add(Unused("mm_vision_proj.weight", h, h));
-        list.Add(Unused("mm_vision_proj.bias", h));
-        list.Add(Unused("mm_language_proj.weight", h, b.HiddenSize));
-        list.Add(Unused("mm_language_proj.bias", h));
-        list.Add(Unused("logit_scale"));
         return list;
     }
 

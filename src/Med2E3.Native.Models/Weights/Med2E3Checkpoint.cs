@@ -50,9 +50,6 @@ public sealed class Med2E3Checkpoint
     public const string Vision3DModelDir = "vision3d_model";
     public const string Vision3DConnectorDir = "vision3d_connector";
 
-    /// <summary>Key prefix some SigLIP saves carry (transformers 4.x <c>SiglipVisionModel</c>); removed on load.</summary>
-    public const string SiglipPrefix = "vision_model.";
-
     private Med2E3Checkpoint() { }
 
     public required string Root { get; init; }
@@ -67,7 +64,7 @@ public sealed class Med2E3Checkpoint
 
     public required CheckpointComponent Llm { get; init; }
 
-    /// <summary>SigLIP weights, keys without the <c>vision_model.</c> prefix.</summary>
+    /// <summary>SigLIP weights, keys without the <c>vision_model.</c> prefix (see <see cref="CheckpointComponent.KeyPrefix"/>).</summary>
     public required CheckpointComponent Vision2DModel { get; init; }
 
     public required CheckpointComponent Vision2DConnector { get; init; }
@@ -124,11 +121,11 @@ public sealed class Med2E3Checkpoint
             SiglipVisionConfig.From(ComponentConfig(root, Vision2DModelDir, args, "vision2d_model_config"));
         M3dClipConfig v3Config = M3dClipConfig.From(ComponentConfig(root, Vision3DModelDir, args, "vision3d_model_config"));
 
-        CheckpointComponent llm = OpenComponent(root, LlmDir, "");
-        CheckpointComponent v2 = OpenComponent(root, Vision2DModelDir, SiglipPrefix);
-        CheckpointComponent v2c = OpenComponent(root, Vision2DConnectorDir, "");
-        CheckpointComponent v3 = OpenComponent(root, Vision3DModelDir, "");
-        CheckpointComponent v3c = OpenComponent(root, Vision3DConnectorDir, "");
+        CheckpointComponent llm = OpenComponent(root, LlmDir, ExpectedKeys.Llm(llmConfig));
+        CheckpointComponent v2 = OpenComponent(root, Vision2DModelDir, ExpectedKeys.Vision2D(v2Config));
+        CheckpointComponent v2c = OpenComponent(root, Vision2DConnectorDir, ExpectedKeys.Vision2DConnector(1, 1));
+        CheckpointComponent v3 = OpenComponent(root, Vision3DModelDir, ExpectedKeys.Vision3DEncoder(v3Config));
+        CheckpointComponent v3c = OpenComponent(root, Vision3DConnectorDir, ExpectedKeys.Vision3DConnector(1, 1, 1));
         BertConfig bert = BertConfig.FromWeights(v3.Weights, BertConfig.DefaultPrefix, options.BertAttentionHeads);
 
         var notes = new List<string>();
@@ -223,7 +220,7 @@ public sealed class Med2E3Checkpoint
                    $"file not found, and {Path.GetFileName(args.SourcePath)} has no '{nestedField}' to fall back on");
     }
 
-    private static CheckpointComponent OpenComponent(string root, string dir, string stripPrefix)
+    private static CheckpointComponent OpenComponent(string root, string dir, IReadOnlyList<ExpectedTensor> known)
     {
         string folder = Path.Combine(root, dir);
         if (!Directory.Exists(folder))
@@ -234,14 +231,47 @@ public sealed class Med2E3Checkpoint
             ?? throw new CheckpointFormatException(folder,
                 "no weights (looked for " + string.Join(", ", WeightFiles.SearchOrder) + ")");
         StateDict weights = WeightFiles.Read(path, out WeightFormat format);
-        string prefix = "";
-        if (stripPrefix.Length > 0 && weights.Count > 0 &&
-            weights.Keys.All(k => k.StartsWith(stripPrefix, StringComparison.Ordinal)))
+        string prefix = DetectKeyPrefix(weights, known.Select(k => k.Key));
+        if (prefix.Length > 0)
         {
-            weights = weights.WithPrefixRemoved(stripPrefix);
-            prefix = stripPrefix;
+            weights = weights.WithPrefixRemoved(prefix);
         }
         return new CheckpointComponent(dir, folder, path, format, weights, prefix);
+    }
+
+    /// <summary>
+    /// The prefix shared by every key when no key matches the expected names as they are but some do once it is
+    /// removed (e.g. <c>vision_model.</c> on SigLIP saves from transformers 4.x, <c>module.</c> from wrappers);
+    /// empty otherwise. At most two leading segments are tried.
+    /// </summary>
+    public static string DetectKeyPrefix(StateDict weights, IEnumerable<string> expectedKeys)
+    {
+        var expected = expectedKeys.ToHashSet(StringComparer.Ordinal);
+        if (weights.Count == 0 || weights.Keys.Any(expected.Contains))
+        {
+            return "";
+        }
+        string prefix = "";
+        for (int depth = 0; depth < 2; depth++)
+        {
+            string first = weights.Keys.First();
+            int dot = first.IndexOf('.', prefix.Length);
+            if (dot < 0)
+            {
+                return "";
+            }
+            string candidate = first[..(dot + 1)];
+            if (!weights.Keys.All(k => k.StartsWith(candidate, StringComparison.Ordinal)))
+            {
+                return "";
+            }
+            if (weights.Keys.Any(k => expected.Contains(k[candidate.Length..])))
+            {
+                return candidate;
+            }
+            prefix = candidate;
+        }
+        return "";
     }
 
     private static string? FileOrNull(string root, string name)

@@ -31,18 +31,20 @@ internal sealed class RestrictedUnpickler
 
     internal sealed class Dict
     {
+        // Keys are strings, integers or booleans, which compare by value; the index keeps inserts O(1) so a
+        // hostile pickle with millions of keys cannot make loading quadratic.
+        private readonly Dictionary<object, int> _index = [];
+
         public List<KeyValuePair<object, object>> Items { get; } = [];
 
         public void Set(object key, object value)
         {
-            for (int i = 0; i < Items.Count; i++)
+            if (_index.TryGetValue(key, out int at))
             {
-                if (Equals(Items[i].Key, key))
-                {
-                    Items[i] = new KeyValuePair<object, object>(key, value);
-                    return;
-                }
+                Items[at] = new KeyValuePair<object, object>(key, value);
+                return;
             }
+            _index[key] = Items.Count;
             Items.Add(new KeyValuePair<object, object>(key, value));
         }
     }

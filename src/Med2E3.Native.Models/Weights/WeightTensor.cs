@@ -7,6 +7,7 @@ namespace Med2E3.Native.Models.Weights;
 /// One named tensor of a checkpoint: element type, shape and the raw little-endian bytes in contiguous row-major
 /// order (storage offset and strides already honoured). Bytes are read from disk on first use of
 /// <see cref="Data"/>, <see cref="CopyTo"/> or a conversion, so opening a multi-gigabyte checkpoint is cheap.
+/// Conversions reinterpret the little-endian bytes in place, which assumes a little-endian host (x64, arm64).
 /// </summary>
 public sealed class WeightTensor
 {
@@ -148,28 +149,33 @@ public sealed class WeightTensor
             throw new ArgumentException($"tensor '{Name}' has {ElementCount} elements, destination holds " +
                                         destination.Length, nameof(destination));
         }
-        ReadOnlySpan<byte> b = Data.Span;
+        ReadOnlySpan<byte> b = BytesForConversion();
         switch (DType)
         {
             case StorageDType.F32:
                 MemoryMarshal.Cast<byte, float>(b).CopyTo(destination);
                 break;
             case StorageDType.BF16:
+            {
+                // bf16 is the upper half of an f32: widening is a 16-bit shift, exact.
+                ReadOnlySpan<ushort> u = MemoryMarshal.Cast<byte, ushort>(b);
                 for (int i = 0; i < destination.Length; i++)
                 {
-                    // bf16 is the upper half of an f32: widening is a 16-bit shift, exact.
-                    uint bits = (uint)BinaryPrimitives.ReadUInt16LittleEndian(b[(2 * i)..]) << 16;
-                    destination[i] = BitConverter.UInt32BitsToSingle(bits);
+                    destination[i] = BitConverter.UInt32BitsToSingle((uint)u[i] << 16);
                 }
                 break;
+            }
             case StorageDType.F16:
+            {
+                ReadOnlySpan<Half> h = MemoryMarshal.Cast<byte, Half>(b);
                 for (int i = 0; i < destination.Length; i++)
                 {
-                    destination[i] = (float)BinaryPrimitives.ReadHalfLittleEndian(b[(2 * i)..]);
+                    destination[i] = (float)h[i];
                 }
                 break;
+            }
             default:
-                double[] wide = ToFloat64();
+                double[] wide = ToFloat64(b);
                 for (int i = 0; i < destination.Length; i++)
                 {
                     destination[i] = (float)wide[i];
@@ -178,11 +184,32 @@ public sealed class WeightTensor
         }
     }
 
+    /// <summary>
+    /// The bytes to convert: the cached or in-memory bytes when there are some, otherwise a fresh read that is not
+    /// kept, so converting a large checkpoint does not hold every tensor twice.
+    /// </summary>
+    private ReadOnlySpan<byte> BytesForConversion()
+    {
+        if (_source is MemorySource memory)
+        {
+            return memory.Data.Span;
+        }
+        byte[]? cached = Volatile.Read(ref _cached);
+        if (cached is not null)
+        {
+            return cached;
+        }
+        var fresh = new byte[ByteLength];
+        _source.Read(fresh);
+        return fresh;
+    }
+
     /// <summary>Converts every element to float64 (exact for every stored type except i64 beyond 2^53).</summary>
-    public double[] ToFloat64()
+    public double[] ToFloat64() => ToFloat64(BytesForConversion());
+
+    private double[] ToFloat64(ReadOnlySpan<byte> b)
     {
         var result = new double[ElementCount];
-        ReadOnlySpan<byte> b = Data.Span;
         for (int i = 0; i < result.Length; i++)
         {
             result[i] = DType switch
@@ -208,10 +235,10 @@ public sealed class WeightTensor
     public long[] ToInt64()
     {
         var result = new long[ElementCount];
-        ReadOnlySpan<byte> b = Data.Span;
+        ReadOnlySpan<byte> b = BytesForConversion();
         if (DType.IsFloatingPoint())
         {
-            double[] wide = ToFloat64();
+            double[] wide = ToFloat64(b);
             for (int i = 0; i < result.Length; i++)
             {
                 if (wide[i] != Math.Floor(wide[i]) || Math.Abs(wide[i]) > 9.2e18)

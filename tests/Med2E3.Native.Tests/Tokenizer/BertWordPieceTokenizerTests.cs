@@ -82,6 +82,26 @@ public class BertWordPieceTokenizerTests
     }
 
     [Fact]
+    public void WordLengthLimitCountsCodePointsNotUtf16Units()
+    {
+        // U+1D41A is one code point but two UTF-16 units. 60 of them are 60 characters (≤ 100): covered by
+        // "𝐚" + 59 × "##𝐚". (Microsoft.ML.Tokenizers' WordPieceTokenizer counts 120 units and answers [UNK].)
+        string path = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllLines(path, ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "\U0001D41A", "##\U0001D41A"]);
+            var tok = BertWordPieceTokenizer.Load(path);
+            int[] ids = tok.EncodeIds(string.Concat(Enumerable.Repeat("\U0001D41A", 60)));
+            Assert.Equal([4, .. Enumerable.Repeat(5, 59)], ids);
+            Assert.Equal([1], tok.EncodeIds(string.Concat(Enumerable.Repeat("\U0001D41A", 101))));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public void TruncationKeepsSepAndPadsToLength()
     {
         var e = Tok.Encode("the the the the", maxLength: 4);

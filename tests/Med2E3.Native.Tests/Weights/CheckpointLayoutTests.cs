@@ -185,6 +185,27 @@ public class CheckpointLayoutTests(ITestOutputHelper log)
     }
 
     [Fact]
+    public void WrapperPrefixOnEveryKeyIsDetectedButPartialPrefixesAreNot()
+    {
+        using var dir = new TempDir();
+        string root = CopyFixture(dir);
+        string v3dir = Path.Combine(root, "vision3d_model");
+        StateDict v3 = TorchCheckpointReader.Read(Path.Combine(v3dir, "pytorch_model.bin"));
+        SafetensorsWriter.Write(Path.Combine(v3dir, "model.safetensors"),
+            v3.Tensors.Select(t => t.WithName("module.model." + t.Name)).ToList());
+        Med2E3Checkpoint ckpt = Med2E3Checkpoint.Open(root);
+        Assert.Equal("module.model.", ckpt.Vision3DModel.KeyPrefix);
+        Assert.Equal(128, ckpt.BertConfig.HiddenSize);
+        Assert.True(ckpt.Vision3DModel.Weights.ContainsKey("vision_encoder.cls_token"));
+
+        // The LLM's own "model." prefix is part of its key names and is never stripped.
+        Assert.Equal("", ckpt.Llm.KeyPrefix);
+        Assert.Equal("", Med2E3Checkpoint.DetectKeyPrefix(ckpt.Llm.Weights, ["lm_head.weight"]));
+        // Keys that share a prefix but match nothing after removing it keep their names (and are reported).
+        Assert.Equal("", Med2E3Checkpoint.DetectKeyPrefix(ckpt.Llm.Weights, ["nothing.like.this"]));
+    }
+
+    [Fact]
     public void MissingUnexpectedAndNonFloatTensorsAreProblems()
     {
         using var dir = new TempDir();

@@ -69,7 +69,7 @@ public class TorchReaderTests(ITestOutputHelper log)
 
     private CheckpointFormatException Refused(byte[] pickle, out string file, out string marker)
     {
-        var dir = new TempDir();
+        using var dir = new TempDir();
         file = dir.File("evil.bin");
         marker = dir.File("pwned");
         new TorchZipBuilder().AddF32("ok", [1], [1f]).Write(file, pickle);
@@ -252,5 +252,55 @@ public class Zip64Tests
         {
             Assert.True(t.Data.Span.SequenceEqual(b[t.Name].Data.Span), t.Name);
         }
+    }
+}
+
+/// <summary>
+/// Pickles produced by CPython's own pickler (protocols 2 and 4) for an OrderedDict state dict with
+/// <c>_metadata</c> (BUILD), a shared storage, a transposed view with an offset and an nn.Parameter
+/// (<c>_rebuild_parameter</c>); torch's globals were stand-ins with the same module and names.
+/// </summary>
+public class PythonPickleTests
+{
+    private const string Protocol2 =
+        "gAJjY29sbGVjdGlvbnMKT3JkZXJlZERpY3QKcQApUnEBKFgMAAAAbGF5ZXIud2VpZ2h0cQJjdG9yY2guX3V0aWxzCl9yZWJ1aWxkX3Rl" +
+        "bnNvcl92MgpxAygoWAcAAABzdG9yYWdlcQRjdG9yY2gKRmxvYXRTdG9yYWdlCnEFWAEAAAAwcQZYAwAAAGNwdXEHSxR0cQhRSwJLBEsD" +
+        "hnEJSwFLBIZxColoAClScQt0cQxScQ1YCwAAAGxheWVyLmFsaWFzcQ5oAygoaARoBWgGaAdLFHRxD1FLBUsCSwKGcRBLAksBhnERiWgA" +
+        "KVJxEnRxE1JxFFgFAAAAcGFyYW1xFWN0b3JjaC5fdXRpbHMKX3JlYnVpbGRfcGFyYW1ldGVyCnEWaAMoKGgEaAVYAQAAADFxF2gHSwN0" +
+        "cRhRSwBLA4VxGUsBhXEaiWgAKVJxG3RxHFJxHYhoAClScR6HcR9ScSB1fXEhWAkAAABfbWV0YWRhdGFxImgAKVJxIyhYAAAAAHEkfXEl" +
+        "WAcAAAB2ZXJzaW9ucSZLAXNYBQAAAGxheWVycSd9cShoJksBc3VzYi4=";
+
+    private const string Protocol4 =
+        "gASVZgEAAAAAAACMC2NvbGxlY3Rpb25zlIwLT3JkZXJlZERpY3SUk5QpUpQojAxsYXllci53ZWlnaHSUjAx0b3JjaC5fdXRpbHOUjBJf" +
+        "cmVidWlsZF90ZW5zb3JfdjKUk5QoKIwHc3RvcmFnZZSMBXRvcmNolIwMRmxvYXRTdG9yYWdllJOUjAEwlIwDY3B1lEsUdJRRSwJLBEsD" +
+        "hpRLAUsEhpSJaAIpUpR0lFKUjAtsYXllci5hbGlhc5RoBygoaAhoC2gMaA1LFHSUUUsFSwJLAoaUSwJLAYaUiWgCKVKUdJRSlIwFcGFy" +
+        "YW2UaAWMEl9yZWJ1aWxkX3BhcmFtZXRlcpSTlGgHKChoCGgLjAExlGgNSwN0lFFLAEsDhZRLAYWUiWgCKVKUdJRSlIhoAilSlIeUUpR1" +
+        "fZSMCV9tZXRhZGF0YZRoAilSlCiMAJR9lIwHdmVyc2lvbpRLAXOMBWxheWVylH2UaC1LAXN1c2Iu";
+
+    [Theory]
+    [InlineData(Protocol2)]
+    [InlineData(Protocol4)]
+    public void CPythonPicklesLoad(string base64)
+    {
+        using var dir = new TempDir();
+        float[] s0 = Enumerable.Range(0, 20).Select(i => i * 0.5f - 3f).ToArray();
+        float[] s1 = [7f, 8f, 9f];
+        static byte[] Bytes(float[] v) => v.SelectMany(BitConverter.GetBytes).ToArray();
+        string path = dir.File("py.bin");
+        new TorchZipBuilder().Storage("0", Bytes(s0)).Storage("1", Bytes(s1))
+            .Write(path, Convert.FromBase64String(base64));
+        StateDict sd = TorchCheckpointReader.Read(path);
+        Assert.Equal(["layer.weight", "layer.alias", "param"], sd.Keys);
+        Assert.Equal([4, 3], sd["layer.weight"].Shape);
+        float[] w = sd["layer.weight"].ToFloat32();
+        for (int i = 0; i < 4; i++)
+        {
+            for (int j = 0; j < 3; j++)
+            {
+                Assert.Equal(s0[2 + i + 4 * j], w[3 * i + j]);
+            }
+        }
+        Assert.Equal(new[] { s0[5], s0[6], s0[7], s0[8] }, sd["layer.alias"].ToFloat32());
+        Assert.Equal(s1, sd["param"].ToFloat32());
     }
 }
