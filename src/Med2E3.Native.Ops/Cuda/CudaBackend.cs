@@ -67,8 +67,7 @@ public sealed partial class CudaBackend : IBackend
     public Storage Allocate(long bytes, Device device)
     {
         CheckDevice(device);
-        DeviceBuffer buffer = _device.Pool.Rent(bytes);
-        return new CudaStorage((nint)buffer.Pointer, bytes, device, buffer);
+        return CudaStorage.Rent(_device, bytes);
     }
 
     /// <inheritdoc />
