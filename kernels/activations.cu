@@ -7,7 +7,8 @@
 //           sigmoid_fwd_f32, sigmoid_fwd_bf16, sigmoid_bwd_f32, sigmoid_bwd_bf16,
 //           relu_fwd_f32, relu_fwd_bf16, relu_bwd_f32, relu_bwd_bf16,
 //           neg_fwd_f32, neg_fwd_bf16, neg_bwd_f32, neg_bwd_bf16, exp_fwd_f32, exp_fwd_bf16, exp_bwd_f32, exp_bwd_bf16,
-//           log_fwd_f32, log_fwd_bf16, log_bwd_f32, log_bwd_bf16, sqrt_fwd_f32, sqrt_fwd_bf16, sqrt_bwd_f32, sqrt_bwd_bf16,
+//           log_fwd_f32, log_fwd_bf16, log_bwd_f32, log_bwd_bf16, sqrt_fwd_f32, sqrt_fwd_bf16, sqrt_bwd_f32,
+//           sqrt_bwd_bf16,
 //           gated_silu_fwd_f32, gated_silu_fwd_bf16, gated_silu_bwd_f32, gated_silu_bwd_bf16
 // math:     gelu (exact):  y = ½x(1 + erf(x/√2))                dy/dx = ½(1 + erf(x/√2)) + x·exp(−x²/2)/√(2π)
 //           gelu_tanh:     u = √(2/π)(x + 0.044715x³), t = tanh u, y = ½x(1 + t)
@@ -27,9 +28,10 @@
 //           gated:     grid-stride over N·F outputs, same launch rule with n = N·F
 // floor:    memory-bound, (in + out) bytes per element (bwd: 2 in + 1 out); not yet measured on a device.
 // variants: default only (4-wide vector loads when n % 4 == 0 and every pointer is aligned, scalar otherwise)
-// ref:      src/Med2E3.Native.Ops/Ops/Activations.cs → Gelu / GeluTanh / Silu / Tanh / GatedSilu .CpuForward, .CpuBackward
-// verify:   dotnet run -c Release --project tests/Med2E3.Native.Tests.Cuda -- -class *Activation*
-//           bench: med2e3-bench gelu_tanh
+// ref:      src/Med2E3.Native.Ops/Ops/Elementwise.cs → Elementwise.UnaryReference / .UnaryBackwardReference,
+//           Elementwise.GatedSiluReference / .GatedSiluBackwardReference
+// verify:   dotnet run -c Release --project tests/Med2E3.Native.Tests.Cuda -- -namespace Med2E3.Native.Tests.Cuda.Ops
+//           (PointwiseConformanceTests, SharedOpCaseTests)    bench: none (memory-bound, off the critical path)
 
 #include "common.cuh"
 

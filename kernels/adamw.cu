@@ -15,9 +15,9 @@
 // floor:    memory-bound: the step reads p, g, m, v and writes p, m, v: 7·sizeof(T) bytes per element;
 //           not yet measured on a device.
 // variants: default only
-// ref:      src/Med2E3.Native.Ops/Ops/Optim.cs → AdamW.CpuStep, ClipGradNorm.CpuSumOfSquares
-// verify:   dotnet run -c Release --project tests/Med2E3.Native.Tests.Cuda -- -class *AdamW*
-//           bench: med2e3-bench adamw
+// ref:      src/Med2E3.Native.Ops/Ops/Optim.cs → Optim.AdamWReference, Optim.SumOfSquaresReference
+// verify:   dotnet run -c Release --project tests/Med2E3.Native.Tests.Cuda -- -namespace Med2E3.Native.Tests.Cuda.Ops
+//           (ConvPoolOptimConformanceTests, SharedOpCaseTests)    bench: none (memory-bound, off the critical path)
 
 #include "common.cuh"
 

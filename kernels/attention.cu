@@ -33,9 +33,9 @@
 // variants: default (no suffix): SIMT, f32 accumulation, one code path for every Dh ≤ 128.
 //           A bf16 tensor-core variant (mma.sync m16n8k16) is planned as attention_fwd_bf16_v2; it does not exist
 //           yet.
-// ref:      src/Med2E3.Native.Ops/Ops/Attention.cs → Attention.CpuForward / Attention.CpuBackward
-// verify:   dotnet run -c Release --project tests/Med2E3.Native.Tests.Cuda -- -class *Attention*
-//           bench: med2e3-bench attention --shape 1x12x2049x64
+// ref:      src/Med2E3.Native.Ops/Ops/Attention.cs → Attention.Reference / Attention.BackwardReference
+// verify:   dotnet run -c Release --project tests/Med2E3.Native.Tests.Cuda -- -namespace Med2E3.Native.Tests.Cuda.Ops
+//           (AttentionConformanceTests, SharedOpCaseTests)    bench: med2e3-bench kernels --op attention
 
 #include "common.cuh"
 
@@ -375,7 +375,8 @@ __device__ __forceinline__ void attention_bwd_dq_impl(const AttentionParams& p) 
             const int kk = sub + 4 * jj, key = k0 + kk;
             const bool keep = qi < p.tq && key < p.tk && (!p.causal || key <= qi + off);
             float P, dS;
-            att_p_ds(qk[jj], dp[jj], lse, delta, keep, (maskb && key < p.tk) ? ld_f32(maskb + key) : 0.0f, scale2, P, dS);
+            att_p_ds(qk[jj], dp[jj], lse, delta, keep, (maskb && key < p.tk) ? ld_f32(maskb + key) : 0.0f, scale2,
+                P, dS);
             dSs[r * (ATT_BKB + 1) + kk] = dS;
         }
         __syncwarp();
@@ -506,8 +507,11 @@ __device__ __forceinline__ void attention_decode_combine_impl(const AttentionPar
         }
         st_f32(og + d, o * inv);
     }
-    if (p.lse && threadIdx.x == 0) p.lse[(size_t)bh * p.tq + p.tq - 1] = L > 0.0f ? (M + log2f(L)) * LN2_F : neg_inf();
+    if (p.lse && threadIdx.x == 0)
+        p.lse[(size_t)bh * p.tq + p.tq - 1] = L > 0.0f ? (M + log2f(L)) * LN2_F : neg_inf();
 }
 
 extern "C" __global__ void attention_decode_combine_f32(AttentionParams p) { attention_decode_combine_impl<float>(p); }
-extern "C" __global__ void attention_decode_combine_bf16(AttentionParams p) { attention_decode_combine_impl<bf16_t>(p); }
+extern "C" __global__ void attention_decode_combine_bf16(AttentionParams p) {
+    attention_decode_combine_impl<bf16_t>(p);
+}

@@ -173,7 +173,9 @@ __device__ __forceinline__ void ld4_f32(const bf16_t* p, float v[4]) {
     v[2] = bf16_lo(t.y);
     v[3] = bf16_hi(t.y);
 }
-__device__ __forceinline__ void st4_f32(float* p, const float v[4]) { store_f32x4(p, make_float4(v[0], v[1], v[2], v[3])); }
+__device__ __forceinline__ void st4_f32(float* p, const float v[4]) {
+    store_f32x4(p, make_float4(v[0], v[1], v[2], v[3]));
+}
 __device__ __forceinline__ void st4_f32(bf16_t* p, const float v[4]) {
     *(uint2*)p = make_uint2(pack_bf16(v[0], v[1]), pack_bf16(v[2], v[3]));
 }

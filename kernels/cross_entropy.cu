@@ -13,9 +13,9 @@
 // floor:    memory-bound: forward N·V·sizeof(T) bytes, backward 2·N·V·sizeof(T) (Phi-3 vocab 32064).
 //           Not yet measured on a device.
 // variants: default only
-// ref:      src/Med2E3.Native.Ops/Ops/CrossEntropy.cs → CrossEntropy.CpuForward / CrossEntropy.CpuBackward
-// verify:   dotnet run -c Release --project tests/Med2E3.Native.Tests.Cuda -- -class *CrossEntropy*
-//           bench: med2e3-bench cross_entropy
+// ref:      src/Med2E3.Native.Ops/Ops/CrossEntropy.cs → CrossEntropy.Reference / CrossEntropy.BackwardReference
+// verify:   dotnet run -c Release --project tests/Med2E3.Native.Tests.Cuda -- -namespace Med2E3.Native.Tests.Cuda.Ops
+//           (IndexingAndLossConformanceTests, SharedOpCaseTests)    bench: none (memory-bound, off the critical path)
 
 #include "common.cuh"
 

@@ -1,6 +1,6 @@
 // layernorm.cu — LayerNorm over the last dimension, forward and backward.
 //
-// defines:  layernorm_fwd_f32_v1, layernorm_fwd_f32, layernorm_fwd_bf16,
+// defines:  layernorm_fwd_f32_v1, layernorm_fwd_f32 (default), layernorm_fwd_bf16,
 //           layernorm_bwd_dx_f32, layernorm_bwd_dx_bf16, layernorm_bwd_wb_f32, layernorm_bwd_wb_bf16,
 //           layernorm_bwd_wb_reduce_f32, layernorm_bwd_wb_reduce_bf16
 // math:     mean[r] = Σc x[r,c] / C
@@ -22,9 +22,9 @@
 //           H100 SXM for 8192×1024 bf16 (PERFORMANCE.md). Not yet measured on a device.
 // variants: v1 teaching (direct port of the CPU loop, one thread per row, uncoalesced);
 //           default (no suffix): one warp per row, 4-wide vector loads when C % 4 == 0, row re-read from L1
-// ref:      src/Med2E3.Native.Ops/Ops/LayerNorm.cs → LayerNorm.CpuForward / LayerNorm.CpuBackward
-// verify:   dotnet run -c Release --project tests/Med2E3.Native.Tests.Cuda -- -class *LayerNorm*
-//           bench: med2e3-bench layernorm
+// ref:      src/Med2E3.Native.Ops/Ops/LayerNorm.cs → LayerNorm.Reference / LayerNorm.BackwardReference
+// verify:   dotnet run -c Release --project tests/Med2E3.Native.Tests.Cuda -- -namespace Med2E3.Native.Tests.Cuda.Ops
+//           (NormAndSoftmaxConformanceTests, SharedOpCaseTests)    bench: med2e3-bench kernels --op layernorm
 
 #include "common.cuh"
 

@@ -15,9 +15,9 @@
 //           channel-last view the launcher may instead order by C (see order_c_fastest).
 // floor:    memory-bound, (in + out) bytes; not yet measured on a device.
 // variants: default only
-// ref:      src/Med2E3.Native.Ops/Ops/Pool.cs → AvgPool3d.CpuForward / AvgPool3d.CpuBackward
-// verify:   dotnet run -c Release --project tests/Med2E3.Native.Tests.Cuda -- -class *AvgPool*
-//           bench: med2e3-bench avgpool3d
+// ref:      src/Med2E3.Native.Ops/Ops/Pool.cs → Pool.Reference / Pool.BackwardReference
+// verify:   dotnet run -c Release --project tests/Med2E3.Native.Tests.Cuda -- -namespace Med2E3.Native.Tests.Cuda.Ops
+//           (ConvPoolOptimConformanceTests, SharedOpCaseTests)    bench: none (memory-bound, off the critical path)
 
 #include "common.cuh"
 

@@ -12,9 +12,9 @@
 // floor:    memory-bound, N·C·(in + out) bytes. Phi-3 decode (N = 1, C = 3072) is latency-bound (one warp);
 //           not yet measured on a device.
 // variants: default only (one warp per row, 4-wide vector loads when C % 4 == 0 and rows are aligned)
-// ref:      src/Med2E3.Native.Ops/Ops/RmsNorm.cs → RmsNorm.CpuForward / RmsNorm.CpuBackward
-// verify:   dotnet run -c Release --project tests/Med2E3.Native.Tests.Cuda -- -class *RmsNorm*
-//           bench: med2e3-bench rmsnorm
+// ref:      src/Med2E3.Native.Ops/Ops/RmsNorm.cs → RmsNorm.Reference / RmsNorm.BackwardReference
+// verify:   dotnet run -c Release --project tests/Med2E3.Native.Tests.Cuda -- -namespace Med2E3.Native.Tests.Cuda.Ops
+//           (NormAndSoftmaxConformanceTests, SharedOpCaseTests)    bench: none (memory-bound, off the critical path)
 
 #include "common.cuh"
 

@@ -8,7 +8,8 @@
 //           apply: rot(x)_j = −x_{j+half} for j < half, x_{j−half} for j ≥ half
 //                  y_j = x_j·c_j + rot(x)_j·s_j, c = cos[t,j], s = sin[t,j]   (f32 math, rounded once on store)
 //           backward (transpose of the rotation):
-//                  dx_j = dy_j·c_j + dy_{j+half}·s_{j+half}  (j < half);  dx_j = dy_j·c_j − dy_{j−half}·s_{j−half}  (j ≥ half)
+//                  dx_j = dy_j·c_j + dy_{j+half}·s_{j+half}  (j < half);  dx_j = dy_j·c_j − dy_{j−half}·s_{j−half}
+//                  (j ≥ half)
 // shapes:   x, y (B, H, T, Dh): element strides per batch, head and token, last axis contiguous, so q and k can be
 //           rotated in place inside a fused qkv buffer (B, T, 3, H, Dh); f32 or bf16. cos, sin (T, Dh), same dtype
 //           as x, row t for token t (the caller slices the table at the first position).
@@ -17,9 +18,9 @@
 //           elements of its pair before writing them.
 // floor:    memory-bound, B·T·H·Dh·(in + out) bytes + table reads (L2); not yet measured on a device.
 // variants: default only
-// ref:      src/Med2E3.Native.Ops/Ops/Rope.cs → Rope.CpuForward / Rope.CpuBackward, Rope.Tables
-// verify:   dotnet run -c Release --project tests/Med2E3.Native.Tests.Cuda -- -class *Rope*
-//           bench: med2e3-bench rope
+// ref:      src/Med2E3.Native.Ops/Ops/Rope.cs → Rope.Reference, Rope.Tables
+// verify:   dotnet run -c Release --project tests/Med2E3.Native.Tests.Cuda -- -namespace Med2E3.Native.Tests.Cuda.Ops
+//           (AttentionConformanceTests, SharedOpCaseTests)    bench: none (memory-bound, off the critical path)
 
 #include "common.cuh"
 

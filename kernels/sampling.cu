@@ -19,9 +19,9 @@
 // floor:    memory-bound: argmax reads N·V·sizeof(T) once; top-k reads it 5 times (L2-resident for one row of
 //           32064). Not yet measured on a device.
 // variants: default only
-// ref:      src/Med2E3.Native.Ops/Ops/Sampling.cs → Argmax.CpuForward, TopK.CpuForward
-// verify:   dotnet run -c Release --project tests/Med2E3.Native.Tests.Cuda -- -class *Sampling*
-//           bench: med2e3-bench topk
+// ref:      src/Med2E3.Native.Ops/Ops/Sampling.cs → Sampling.ArgmaxReference, Sampling.TopKReference
+// verify:   dotnet run -c Release --project tests/Med2E3.Native.Tests.Cuda -- -namespace Med2E3.Native.Tests.Cuda.Ops
+//           (IndexingAndLossConformanceTests, SharedOpCaseTests)    bench: none (memory-bound, off the critical path)
 
 #include "common.cuh"
 

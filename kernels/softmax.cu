@@ -12,9 +12,9 @@
 // launch:   one warp per row: grid ceil_div(rows, 8), block 256
 // floor:    memory-bound, rows·Tk·(in + out) bytes (+ mask reads, L2-resident); not yet measured on a device.
 // variants: default only: a single online pass (running max and rescaled sum) then one output pass
-// ref:      src/Med2E3.Native.Ops/Ops/Softmax.cs → Softmax.CpuForward / Softmax.CpuBackward
-// verify:   dotnet run -c Release --project tests/Med2E3.Native.Tests.Cuda -- -class *Softmax*
-//           bench: med2e3-bench softmax
+// ref:      src/Med2E3.Native.Ops/Ops/Softmax.cs → Softmax.Reference / Softmax.BackwardReference
+// verify:   dotnet run -c Release --project tests/Med2E3.Native.Tests.Cuda -- -namespace Med2E3.Native.Tests.Cuda.Ops
+//           (NormAndSoftmaxConformanceTests, SharedOpCaseTests)    bench: none (memory-bound, off the critical path)
 
 #include "common.cuh"
 

@@ -24,8 +24,8 @@
 // ref:      src/Med2E3.Native.Tensors/TensorMath.cs → TensorMath.CpuCopy, TensorMath.Fill;
 //           src/Med2E3.Native.Ops/Ops/Elementwise.cs → Elementwise.BinaryReference, Elementwise.ScaleReference;
 //           src/Med2E3.Native.Ops/Ops/Reduce.cs → Reduce.Reference
-// verify:   dotnet run -c Release --project tests/Med2E3.Native.Tests.Cuda -- -class *Strided*
-//           bench: med2e3-bench copy
+// verify:   dotnet run -c Release --project tests/Med2E3.Native.Tests.Cuda -- -namespace Med2E3.Native.Tests.Cuda.Ops
+//           (PointwiseConformanceTests, SharedOpCaseTests)    bench: none (memory-bound, off the critical path)
 
 #include "common.cuh"
 

@@ -29,7 +29,8 @@ public sealed partial class CudaBackend
     }
 
     /// <inheritdoc />
-    public void Attention(Tensor q, Tensor k, Tensor v, Tensor? keyMask, bool causal, double scale, Tensor o, Tensor lse)
+    public void Attention(Tensor q, Tensor k, Tensor v, Tensor? keyMask, bool causal, double scale, Tensor o,
+        Tensor lse)
     {
         string suffix = Suffix(q.DType, OpKind.Attention);
         var p = AttentionArgs(q, k, v, keyMask, causal, scale, AttentionMaxHeadDim);
@@ -46,7 +47,7 @@ public sealed partial class CudaBackend
             p.Splits = splits;
             using DeviceBuffer<float> partial = Scratch<float>((long)bh * splits * (p.HeadDim + 2));
             p.Partial = partial.Pointer;
-            Kernel("attention.cu", $"attention_decode_{suffix}").Launch(_stream, new Dim3((uint)bh, (uint)splits), 128, 0, p);
+            Launch("attention.cu", $"attention_decode_{suffix}", new Dim3((uint)bh, (uint)splits), p, block: 128);
             Kernel("attention.cu", $"attention_decode_combine_{suffix}").Launch(_stream, (uint)bh, 128, 0, p);
             return;
         }
@@ -80,7 +81,7 @@ public sealed partial class CudaBackend
         int ld = p.HeadDim + 1;
         if (p.Tq > 0)
         {
-            Kernel("attention.cu", $"attention_bwd_delta_{suffix}").Launch(_stream, WarpRows((long)bh * p.Tq), Block, 0, p);
+            Launch("attention.cu", $"attention_bwd_delta_{suffix}", WarpRows((long)bh * p.Tq), p);
         }
 
         if (p.Tk > 0)

@@ -63,7 +63,7 @@ public sealed partial class CudaBackend
         var p = PoolArgs(x, y, kernel, stride);
         p.Src = Ptr(x);
         p.Dst = Ptr(y);
-        Kernel("pool.cu", $"avgpool3d_fwd_{Suffix(x.DType, OpKind.AvgPool3d)}").Launch(_stream, Grid(y.Numel), Block, 0, p);
+        Launch("pool.cu", $"avgpool3d_fwd_{Suffix(x.DType, OpKind.AvgPool3d)}", Grid(y.Numel), p);
     }
 
     /// <inheritdoc />
@@ -73,7 +73,7 @@ public sealed partial class CudaBackend
         var p = PoolArgs(dx, dy, kernel, stride);
         p.Src = Ptr(dy);
         p.Dst = Ptr(dx);
-        Kernel("pool.cu", $"avgpool3d_bwd_{Suffix(dy.DType, OpKind.AvgPool3d)}").Launch(_stream, Grid(dx.Numel), Block, 0, p);
+        Launch("pool.cu", $"avgpool3d_bwd_{Suffix(dy.DType, OpKind.AvgPool3d)}", Grid(dx.Numel), p);
     }
 
     private static unsafe KernelParams.AvgPool3dParams PoolArgs(Tensor x, Tensor y, ReadOnlySpan<int> kernel,

@@ -74,7 +74,8 @@ public sealed partial class CudaBackend
         if (inner == 1)
         {
             // A sum along the last axis: reduce.cu's block-per-row kernels (sum_fwd_f32_v2 is its default variant).
-            string name = op == ReduceOp.Sum ? (suffix == "f32" ? "sum_fwd_f32_v2" : "sum_fwd_bf16") : $"mean_fwd_{suffix}";
+            string sum = suffix == "f32" ? "sum_fwd_f32_v2" : "sum_fwd_bf16";
+            string name = op == ReduceOp.Mean ? $"mean_fwd_{suffix}" : sum;
             Kernel("reduce.cu", name).Launch(_stream, (uint)outer, Block, 0,
                 new KernelArgs().Add(Ptr(x)).Add(Ptr(y)).Add((long)outer).Add(r));
             return;
@@ -97,7 +98,8 @@ public sealed partial class CudaBackend
     {
         int f = da.Dim(-1), rows = (int)(da.Numel / Math.Max(f, 1));
         Kernel("activations.cu", $"gated_silu_bwd_{Suffix(gu.DType, OpKind.GatedSilu)}").Launch(_stream,
-            GridStride(da.Numel, 1), Block, 0, new KernelArgs().Add(Ptr(gu)).Add(Ptr(da)).Add(Ptr(dgu)).Add(rows).Add(f));
+            GridStride(da.Numel, 1), Block, 0,
+            new KernelArgs().Add(Ptr(gu)).Add(Ptr(da)).Add(Ptr(dgu)).Add(rows).Add(f));
     }
 
     /// <inheritdoc />
@@ -111,7 +113,7 @@ public sealed partial class CudaBackend
             X = Ptr(x), Y = Ptr(y), Mask = Ptr(keyMask), Rows = checked((int)rows), Cols = tk, Tq = Math.Max(tq, 1),
             PerBatch = checked((int)(rows / Math.Max(batch, 1))), Scale = 1f, Causal = causal ? 1 : 0,
         };
-        Kernel("softmax.cu", $"softmax_fwd_{Suffix(x.DType, OpKind.Softmax)}").Launch(_stream, WarpRows(rows), Block, 0, p);
+        Launch("softmax.cu", $"softmax_fwd_{Suffix(x.DType, OpKind.Softmax)}", WarpRows(rows), p);
     }
 
     /// <inheritdoc />
@@ -125,6 +127,6 @@ public sealed partial class CudaBackend
             X = Ptr(y), Dy = Ptr(dy), Y = Ptr(dx), Rows = checked((int)rows), Cols = tk, Tq = 1,
             PerBatch = checked((int)rows), Scale = 1f,
         };
-        Kernel("softmax.cu", $"softmax_bwd_{Suffix(y.DType, OpKind.Softmax)}").Launch(_stream, WarpRows(rows), Block, 0, p);
+        Launch("softmax.cu", $"softmax_bwd_{Suffix(y.DType, OpKind.Softmax)}", WarpRows(rows), p);
     }
 }

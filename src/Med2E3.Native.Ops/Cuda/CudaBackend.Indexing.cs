@@ -34,7 +34,7 @@ public sealed partial class CudaBackend
         {
             p.Dtable = acc;
             if ((long)p.N * p.Cols > 0)
-                Kernel("embedding.cu", $"embedding_bwd_{suffix}").Launch(_stream, Grid((long)p.N * p.Cols), Block, 0, p);
+                Launch("embedding.cu", $"embedding_bwd_{suffix}", Grid((long)p.N * p.Cols), p);
         });
     }
 
@@ -45,7 +45,8 @@ public sealed partial class CudaBackend
 
     /// <inheritdoc />
     public void IndexSelect(Tensor x, Tensor ids, int outer, int n, int inner, Tensor y) =>
-        Index("index_select_fwd", x.DType, OpKind.IndexSelect, x, ids, null, outer, n, checked((int)ids.Numel), inner, y);
+        Index("index_select_fwd", x.DType, OpKind.IndexSelect, x, ids, null, outer, n, checked((int)ids.Numel), inner,
+            y);
 
     /// <inheritdoc />
     public void IndexAdd(Tensor dy, Tensor ids, int outer, int n, int inner, Tensor dx) =>
@@ -107,7 +108,8 @@ public sealed partial class CudaBackend
         {
             DType.BF16 => "cast_fwd_f32_to_bf16",
             DType.F16 => "cast_fwd_f32_to_f16",
-            _ => throw new NotSupportedOnBackendException("cuda", OpKind.Cast, dst.DType, "f32 scratch casts to bf16 or f16"),
+            _ => throw new NotSupportedOnBackendException("cuda", OpKind.Cast, dst.DType,
+                "f32 scratch casts to bf16 or f16"),
         };
         Kernel("cast.cu", name).Launch(_stream, GridStride(dst.Numel, 4), Block, 0,
             new KernelArgs().Add(src).Add(Ptr(dst)).Add(dst.Numel));

@@ -57,7 +57,8 @@ public sealed partial class CudaBackend
     public void TopK(Tensor x, int k, Tensor values, Tensor indices)
     {
         if (k > TopKMax)
-            throw new NotSupportedOnBackendException("cuda", OpKind.TopK, x.DType, $"k = {k} exceeds the {TopKMax} of kernels/sampling.cu");
+            throw new NotSupportedOnBackendException("cuda", OpKind.TopK, x.DType,
+                $"k = {k} exceeds the {TopKMax} of kernels/sampling.cu");
         int v = x.Dim(-1);
         int rows = checked((int)(x.Numel / Math.Max(v, 1)));
         if (rows == 0) return;

@@ -13,7 +13,8 @@ public sealed partial class CudaBackend
         {
             DType.F32 => GemmDataType.F32,
             DType.BF16 => GemmDataType.BF16,
-            _ => throw new NotSupportedOnBackendException("cuda", OpKind.MatMul, a.DType, "cuBLAS paths exist for f32 and bf16"),
+            _ => throw new NotSupportedOnBackendException("cuda", OpKind.MatMul, a.DType,
+                "cuBLAS paths exist for f32 and bf16"),
         };
         int m = transA ? a.Dim(-1) : a.Dim(-2);
         int k = transA ? a.Dim(-2) : a.Dim(-1);
@@ -68,6 +69,6 @@ public sealed partial class CudaBackend
         p.Sb[1] = 1;
         p.Sy[0] = n;
         p.Sy[1] = 1;
-        Kernel("strided.cu", $"binary_fwd_{Suffix(c.DType, OpKind.MatMul)}").Launch(_stream, GridStride(p.N, 1), Block, 0, p);
+        Launch("strided.cu", $"binary_fwd_{Suffix(c.DType, OpKind.MatMul)}", GridStride(p.N, 1), p);
     }
 }

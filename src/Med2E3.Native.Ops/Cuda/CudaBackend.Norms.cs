@@ -17,7 +17,7 @@ public sealed partial class CudaBackend
             X = Ptr(x), W = Ptr(w), B = Ptr(b), Y = Ptr(y), Mean = Ptr(mean), Rstd = Ptr(rstd),
             Rows = n, Cols = c, Eps = (float)eps,
         };
-        Kernel("layernorm.cu", $"layernorm_fwd_{Suffix(x.DType, OpKind.LayerNorm)}").Launch(_stream, WarpRows(n), Block, 0, p);
+        Launch("layernorm.cu", $"layernorm_fwd_{Suffix(x.DType, OpKind.LayerNorm)}", WarpRows(n), p);
     }
 
     /// <inheritdoc />
@@ -31,7 +31,8 @@ public sealed partial class CudaBackend
         {
             var p = new KernelParams.LayerNormBwdParams
             {
-                Dy = Ptr(dy), X = Ptr(x), W = Ptr(w), Mean = Ptr(mean), Rstd = Ptr(rstd), Dx = Ptr(dx), Rows = n, Cols = c,
+                Dy = Ptr(dy), X = Ptr(x), W = Ptr(w), Mean = Ptr(mean), Rstd = Ptr(rstd), Dx = Ptr(dx),
+                Rows = n, Cols = c,
             };
             Kernel("layernorm.cu", $"layernorm_bwd_dx_{suffix}").Launch(_stream, WarpRows(n), Block, 0, p);
         }
@@ -49,7 +50,7 @@ public sealed partial class CudaBackend
         {
             X = Ptr(x), W = Ptr(w), Y = Ptr(y), Rstd = Ptr(rstd), Rows = n, Cols = c, Eps = (float)eps,
         };
-        Kernel("rmsnorm.cu", $"rmsnorm_fwd_{Suffix(x.DType, OpKind.RmsNorm)}").Launch(_stream, WarpRows(n), Block, 0, p);
+        Launch("rmsnorm.cu", $"rmsnorm_fwd_{Suffix(x.DType, OpKind.RmsNorm)}", WarpRows(n), p);
     }
 
     /// <inheritdoc />
@@ -94,7 +95,7 @@ public sealed partial class CudaBackend
             Dy = Ptr(dy), X = Ptr(x), Mean = Ptr(mean), Rstd = Ptr(rstd), Partial = partial.Pointer,
             Dw = Ptr(dw), Db = Ptr(db), Rows = n, Cols = c, Chunks = chunks, RowsPerChunk = rowsPerChunk,
         };
-        Kernel("layernorm.cu", $"layernorm_bwd_wb_{suffix}").Launch(_stream, new Dim3(Dim3.CeilDiv(c, Block), (uint)chunks), Block, 0, p);
+        Launch("layernorm.cu", $"layernorm_bwd_wb_{suffix}", new Dim3(Dim3.CeilDiv(c, Block), (uint)chunks), p);
         Kernel("layernorm.cu", $"layernorm_bwd_wb_reduce_{suffix}").Launch(_stream, Grid(c), Block, 0, p);
     }
 }

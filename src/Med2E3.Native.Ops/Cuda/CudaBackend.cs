@@ -107,7 +107,7 @@ public sealed partial class CudaBackend : IBackend
         Kernel("strided.cu", "fill_fwd_any").Launch(_stream, GridStride(p.N, 1), Block, 0, p);
     }
 
-    // ---- helpers shared by the op files ------------------------------------------------------------------------------
+    // ---- helpers shared by the op files ---------------------------------------------------------------------------
 
     /// <summary>Device address of the first element of <paramref name="t"/> (0 for null).</summary>
     internal static ulong Ptr(Tensor? t)
@@ -126,6 +126,14 @@ public sealed partial class CudaBackend : IBackend
 
     internal CudaKernel Kernel(string file, string name) => _device.GetKernel(file, name);
 
+    /// <summary>Launches a kernel of <paramref name="file"/> on the main stream with a params struct.</summary>
+    internal void Launch<TParams>(string file, string kernel, Dim3 grid, in TParams p, int block = Block, int smem = 0)
+        where TParams : unmanaged => Kernel(file, kernel).Launch(_stream, grid, block, smem, p);
+
+    /// <summary>Launches a kernel of <paramref name="file"/> on the main stream with plain arguments.</summary>
+    internal void Launch(string file, string kernel, Dim3 grid, in KernelArgs args) =>
+        Kernel(file, kernel).Launch(_stream, grid, Block, 0, args);
+
     /// <summary>"f32" or "bf16", the dtype suffix of kernel names; other dtypes are not supported.</summary>
     internal static string Suffix(DType t, OpKind op) => t switch
     {
@@ -134,7 +142,7 @@ public sealed partial class CudaBackend : IBackend
         _ => throw new NotSupportedOnBackendException("cuda", op, t, "CUDA kernels exist for f32 and bf16"),
     };
 
-    /// <summary>A grid for a grid-stride loop over <paramref name="n"/> items, <paramref name="perThread"/> per step.</summary>
+    /// <summary>A grid-stride grid for <paramref name="n"/> items, <paramref name="perThread"/> per step.</summary>
     internal Dim3 GridStride(long n, int perThread)
     {
         long blocks = Math.Max(1, (n + (long)Block * perThread - 1) / ((long)Block * perThread));
@@ -147,7 +155,7 @@ public sealed partial class CudaBackend : IBackend
     /// <summary>A grid of one warp per row (8 rows per 256-thread block).</summary>
     internal static Dim3 WarpRows(long rows) => Math.Max(1u, Dim3.CeilDiv(rows, Block / 32));
 
-    /// <summary>Rents scratch memory for <paramref name="count"/> elements; dispose after the last launch using it.</summary>
+    /// <summary>Rents scratch for <paramref name="count"/> elements; dispose after its last launch.</summary>
     internal DeviceBuffer<T> Scratch<T>(long count)
         where T : unmanaged => _device.Pool.Rent<T>(Math.Max(1, count));
 

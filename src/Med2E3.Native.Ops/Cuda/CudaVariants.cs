@@ -63,5 +63,6 @@ internal static class CudaVariants
 
     /// <summary>The kernel names of the table (for tests that check they exist).</summary>
     public static IEnumerable<string> KernelNames =>
-        Table.SelectMany(r => r.Variants).Where(v => !v.StartsWith("cublas", StringComparison.Ordinal) && !v.Contains('+'));
+        Table.SelectMany(r => r.Variants)
+            .Where(v => !v.StartsWith("cublas", StringComparison.Ordinal) && !v.Contains('+'));
 }

@@ -46,7 +46,8 @@ public class ConvPoolOptimConformanceTests(TestDevice fixture)
         int od = (d - kernel) / stride + 1, oh = (h - kernel) / stride + 1, ow = (w - kernel) / stride + 1;
         using var x = Input(64, b, c, d, h, w);
         using var dy = Input(65, b, c, od, oh, ow);
-        Check(fixture, "AvgPool3d", dtype, [x], [new([b, c, od, oh, ow])], (be, i, o) => be.AvgPool3d(i[0], k, s, o[0]));
+        Check(fixture, "AvgPool3d", dtype, [x], [new([b, c, od, oh, ow])],
+            (be, i, o) => be.AvgPool3d(i[0], k, s, o[0]));
         Check(fixture, "AvgPool3dBackward", dtype, [dy], [new([b, c, d, h, w])],
             (be, i, o) => be.AvgPool3dBackward(i[0], k, s, o[0]));
     }

@@ -38,7 +38,8 @@ public class KernelVariantTests(TestDevice fixture)
             X = CudaBackend.Ptr(dx), W = CudaBackend.Ptr(dw), B = CudaBackend.Ptr(db), Y = CudaBackend.Ptr(dy),
             Mean = CudaBackend.Ptr(dmean), Rstd = CudaBackend.Ptr(drstd), Rows = n, Cols = c, Eps = 1e-5f,
         };
-        fixture.Device.GetKernel("layernorm.cu", "layernorm_fwd_f32_v1").Launch(fixture.Stream, Dim3.CeilDiv(n, 256), 256, 0, p);
+        fixture.Device.GetKernel("layernorm.cu", "layernorm_fwd_f32_v1")
+            .Launch(fixture.Stream, Dim3.CeilDiv(n, 256), 256, 0, p);
         Compare("layernorm_fwd_f32_v1 y", dy.ToDoubleArray(), y.ToDoubleArray(), Tolerance.Nmse);
         Compare("layernorm_fwd_f32_v1 mean", dmean.ToDoubleArray(), mean.ToDoubleArray(), Tolerance.Nmse);
         Compare("layernorm_fwd_f32_v1 rstd", drstd.ToDoubleArray(), rstd.ToDoubleArray(), Tolerance.Nmse);
@@ -110,7 +111,8 @@ public class KernelVariantTests(TestDevice fixture)
         {
             // inv_freq exactly as Rope.Tables computes it in f32.
             var inv = new float[dh / 2];
-            for (int i = 0; i < inv.Length; i++) inv[i] = 1f / ((float)factors[i] * MathF.Pow(10000f, (float)(2 * i) / dh));
+            for (int i = 0; i < inv.Length; i++)
+                inv[i] = 1f / ((float)factors[i] * MathF.Pow(10000f, (float)(2 * i) / dh));
             using var hinv = Tensor.FromArray(inv, inv.Length);
             using var dinv = hinv.To(Cuda.TensorDevice);
             using var dcos = Tensor.Empty([length, dh], DType.F32, Cuda.TensorDevice);
@@ -120,7 +122,8 @@ public class KernelVariantTests(TestDevice fixture)
                 InvFreq = CudaBackend.Ptr(dinv), Cos = CudaBackend.Ptr(dcos), Sin = CudaBackend.Ptr(dsin),
                 Rows = length, HeadDim = dh, Pos0 = start, AttnScale = (float)attention,
             };
-            fixture.Device.GetKernel("rope.cu", "rope_table_f32").Launch(fixture.Stream, Dim3.CeilDiv(length * dh, 256), 256, 0, p);
+            fixture.Device.GetKernel("rope.cu", "rope_table_f32")
+                .Launch(fixture.Stream, Dim3.CeilDiv(length * dh, 256), 256, 0, p);
             Compare("rope_table_f32 cos", dcos.ToDoubleArray(), cos.ToDoubleArray(), Tolerance.Elementwise);
             Compare("rope_table_f32 sin", dsin.ToDoubleArray(), sin.ToDoubleArray(), Tolerance.Elementwise);
         }

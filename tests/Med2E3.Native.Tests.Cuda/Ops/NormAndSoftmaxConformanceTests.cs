@@ -3,7 +3,7 @@ using static Med2E3.Native.Tests.Cuda.Ops.OpConformance;
 
 namespace Med2E3.Native.Tests.Cuda.Ops;
 
-/// <summary>LayerNorm, RMSNorm and softmax (kernels/layernorm.cu, rmsnorm.cu, softmax.cu) against the CPU references.</summary>
+/// <summary>LayerNorm, RMSNorm and softmax (kernels/layernorm.cu, rmsnorm.cu, softmax.cu) against the CPU.</summary>
 public class NormAndSoftmaxConformanceTests(TestDevice fixture)
 {
     public static TheoryData<DType, int, int> NormShapes() => new()

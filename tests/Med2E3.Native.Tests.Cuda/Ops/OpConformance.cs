@@ -68,7 +68,8 @@ internal static class OpConformance
         {
             Tensor[] host = inputs.Select(t => Own(t.DType.IsFloating() ? t.To(dtype) : t.Alias())).ToArray();
             Tensor[] device = host.Select(t => Own(t.To(cuda.TensorDevice))).ToArray();
-            Tensor[] got = outputs.Select(o => Own(Tensor.Empty(o.Shape, TypeOf(o, dtype), cuda.TensorDevice))).ToArray();
+            Tensor[] got = outputs.Select(o => Own(Tensor.Empty(o.Shape, TypeOf(o, dtype), cuda.TensorDevice)))
+                .ToArray();
             run(cuda, device, got);
             cuda.Device.Synchronize();
 
@@ -112,14 +113,15 @@ internal static class OpConformance
         _ => run,
     };
 
-    /// <summary>Compares <paramref name="got"/> with <paramref name="want"/>; on failure prints the first mismatches.</summary>
+    /// <summary>Compares <paramref name="got"/> with <paramref name="want"/>; failures list mismatches.</summary>
     public static void Compare(string what, double[] got, double[] want, Tolerance tol)
     {
         Assert.Equal(want.Length, got.Length);
         bool ok = tol switch
         {
             Tolerance.Exact => got.Zip(want).All(p => p.First.Equals(p.Second)),
-            Tolerance.Elementwise => got.Zip(want).All(p => Math.Abs(p.First - p.Second) <= 1e-5 + 1e-4 * Math.Abs(p.Second)
+            Tolerance.Elementwise => got.Zip(want).All(p =>
+                Math.Abs(p.First - p.Second) <= 1e-5 + 1e-4 * Math.Abs(p.Second)
                 || (double.IsNaN(p.First) && double.IsNaN(p.Second)) || p.First == p.Second),
             _ => Nmse(got, want) <= 1e-7,
         };

@@ -26,7 +26,8 @@ public class PointwiseConformanceTests(TestDevice fixture)
         bool positive = op is UnaryOp.Log or UnaryOp.Sqrt;
         using var x = Tensor.Rand(22, [n], positive ? 0.1 : -4, 4, DType.F64);
         using var dy = Input(23, n);
-        Check(fixture, $"{op}", dtype, [x], [new([n], Tol: Tolerance.Elementwise)], (be, i, o) => be.Unary(op, i[0], o[0]));
+        Check(fixture, $"{op}", dtype, [x], [new([n], Tol: Tolerance.Elementwise)],
+            (be, i, o) => be.Unary(op, i[0], o[0]));
         Check(fixture, $"{op} backward", dtype, [x, dy], [new([n], Tol: Tolerance.Elementwise)],
             (be, i, o) => be.UnaryBackward(op, i[0], i[1], o[0]));
     }
@@ -137,7 +138,8 @@ public class PointwiseConformanceTests(TestDevice fixture)
     {
         // dtype, transA, transB, bias, batch: a Linear (transB + bias), plain, transposed, batched with a shared B
         { DType.F32, false, true, true, 1 }, { DType.F32, false, false, false, 1 }, { DType.F32, true, false, true, 1 },
-        { DType.F32, false, true, false, 3 }, { DType.BF16, false, true, true, 1 }, { DType.BF16, false, false, false, 4 },
+        { DType.F32, false, true, false, 3 }, { DType.BF16, false, true, true, 1 },
+        { DType.BF16, false, false, false, 4 },
     };
 
     [CudaTheory]

@@ -20,12 +20,14 @@ public class SharedOpCaseTests(TestDevice fixture)
 
     public static TheoryData<string> WithHalf => new(OpCases.All.Where(c => c.Half).Select(c => c.Name));
 
-    public static TheoryData<string> WithGrad => new(OpCases.All.Where(c => c.GradInputs.Length > 0).Select(c => c.Name));
+    public static TheoryData<string> WithGrad =>
+        new(OpCases.All.Where(c => c.GradInputs.Length > 0).Select(c => c.Name));
 
     private void CheckCase(OpCase c, DType dtype)
     {
         var backend = OpConformance.Backend(fixture);
-        if (!backend.Supports(c.Kind, dtype)) Assert.Skip($"{c.Kind} {dtype.Name()} is not supported by the CUDA backend");
+        if (!backend.Supports(c.Kind, dtype))
+            Assert.Skip($"{c.Kind} {dtype.Name()} is not supported by the CUDA backend");
         using var leaks = TensorStats.Track();
         var (ins, outs, _) = Conformance.Run(c, dtype, Cuda);
         var expected = c.Oracle(ins);
@@ -63,8 +65,8 @@ public class SharedOpCaseTests(TestDevice fixture)
         double[][] gpu = Gradients(c, Cuda);
         for (int i = 0; i < cpu.Length; i++)
         {
-            string? err = Conformance.Compare($"{c.Name} gradient of input {c.GradInputs[i]}", gpu[i], cpu[i], Check.Nmse,
-                DType.F32);
+            string what = $"{c.Name} gradient of input {c.GradInputs[i]}";
+            string? err = Conformance.Compare(what, gpu[i], cpu[i], Check.Nmse, DType.F32);
             Assert.True(err is null, err);
         }
     }
