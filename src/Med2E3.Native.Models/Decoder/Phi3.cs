@@ -84,7 +84,7 @@ public sealed class Phi3
             var layer = Layers[i];
             int index = i;
             x = GradientCheckpointing && cache is null && NoGradScope.IsGradEnabled
-                ? F.Checkpoint(a => layer.Forward(a[0], cos, sin, null, index), x)            // (B, T, C)
+                ? F.Checkpoint(a => layer.Forward(a[0], a[1], a[2], null, index), x, cos, sin) // (B, T, C), cos/sin saved
                 : layer.Forward(x, cos, sin, cache, index);                                  // (B, T, C)
         }
         return scope.Keep(Norm.Forward(x));                                                  // (B, T, C)

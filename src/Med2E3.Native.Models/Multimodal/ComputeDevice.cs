@@ -1,3 +1,4 @@
+using Med2E3.Native.Runtime;
 using Med2E3.Native.Tensors;
 
 namespace Med2E3.Native.Models.Multimodal;
@@ -24,9 +25,10 @@ public static class ComputeDevice
     public static void EnsureUsable(Device device)
     {
         if (device.Kind == DeviceKind.Cpu) return;
-        if (!Backends.IsRegistered(device.Kind))
-        {
-            throw new NotSupportedException($"ComputeDevice.cs: device {device}: no CUDA backend is registered (no GPU, or the CUDA backend is not available in this build)");
-        }
+        if (Backends.IsRegistered(device.Kind)) return;
+        string why = CudaRuntime.IsAvailable
+            ? "no CUDA backend is registered (register one before loading the model)"
+            : "no CUDA backend is registered: " + CudaRuntime.UnavailableReason;
+        throw new NotSupportedException($"ComputeDevice.cs: device {device}: {why}");
     }
 }

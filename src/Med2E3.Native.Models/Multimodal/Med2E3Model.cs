@@ -373,11 +373,14 @@ public sealed class Med2E3Model : IDisposable
                 if (i == 0) prefill = clock.Elapsed;
                 ids.Add(next);
                 bool isEos = stops.Contains(next);
+                bool isLast = isEos || i == maxNew - 1;
                 if (options.OnToken is { } onToken)
                 {
+                    // A byte-fallback character spread over several tokens decodes to U+FFFD until it is complete:
+                    // hold the text back until then, except at the last token.
                     string text = Tokenizer.Decode(ids);
                     string delta = "";
-                    if (!text.EndsWith('\uFFFD'))
+                    if (!text.EndsWith('\uFFFD') || isLast)
                     {
                         delta = text.StartsWith(decoded, StringComparison.Ordinal) ? text[decoded.Length..] : text;
                         decoded = text;
@@ -389,7 +392,7 @@ public sealed class Med2E3Model : IDisposable
                     stop = "eos";
                     break;
                 }
-                if (i == maxNew - 1) break;
+                if (isLast) break;
                 using var stepScope = TensorScope.Begin();
                 using var idCpu = Tensor.FromArray(new long[] { next }, 1);                 // (1)
                 var idDev = idCpu.To(Device);                                               // (1)

@@ -37,7 +37,7 @@ public class CommandLineTests
     [InlineData(new[] { "generate", "--demo", "--seed", "x" }, "--seed expects a whole number, got 'x'")]
     [InlineData(new[] { "generate" }, "generate needs --checkpoint, --volume, --question (or --demo)")]
     [InlineData(new[] { "generate", "--volume", "v.npy" }, "generate needs --checkpoint, --question (or --demo)")]
-    [InlineData(new[] { "generate", "--demo", "--checkpoint", "x" }, "--demo brings its own checkpoint and volume; drop --checkpoint/--volume or drop --demo")]
+    [InlineData(new[] { "generate", "--demo", "--checkpoint", "x" }, "--demo brings its own checkpoint; drop --checkpoint or drop --demo")]
     [InlineData(new[] { "batch", "--data", "d.json" }, "Option '--checkpoint' is required.")]
     [InlineData(new[] { "golden-check" }, "Option '--fixture' is required.")]
     public void UsageErrorsExitWith2AndOneMessage(string[] args, string message)
