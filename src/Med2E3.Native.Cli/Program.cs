@@ -111,10 +111,11 @@ public static class Program
         };
         command.SetAction(int (ParseResult parse) =>
         {
-            DeviceChoice.Resolve(parse.GetValue(device) ?? "cpu");
+            string resolved = DeviceChoice.Resolve(parse.GetValue(device) ?? "cpu");
             string dir = parse.GetValue(fixture)!.FullName;
             if (!Directory.Exists(dir)) throw CliException.BadInput($"{dir}: fixture folder not found");
-            throw CliException.NotAvailable("golden-check needs the Med-2E3 network (Models/Multimodal), which this build does not include yet");
+            return CliException.Guard(ExitCodes.BadInput, dir,
+                () => GoldenCheckCommand.Run(dir, resolved, parse.InvocationConfiguration.Output));
         });
         return command;
     }

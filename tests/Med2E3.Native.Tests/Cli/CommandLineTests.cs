@@ -57,4 +57,21 @@ public class CommandLineTests
             "--window", "-1000,400", "--device", "cpu");
         Assert.True(r.ExitCode == ExitCodes.Checkpoint, r.ToString());
     }
+
+    [Fact]
+    public void GoldenCheckPassesOnTheFixture()
+    {
+        var r = CliRunner.Run("golden-check", "--fixture", CliRunner.FixtureDir, "--device", "cpu");
+        Assert.True(r.ExitCode == ExitCodes.Ok, r.ToString());
+        Assert.Contains("PASS:", r.Out);
+    }
+
+    [Fact]
+    public void GoldenCheckOnAFolderWithoutAFixture()
+    {
+        using var tmp = new CliRunner.TempDir();
+        var r = CliRunner.Run("golden-check", "--fixture", tmp.Path);
+        Assert.True(r.ExitCode == ExitCodes.BadInput, r.ToString());
+        Assert.Equal([$"med2e3: {tmp.File("fixture.json")}: file not found"], r.ErrLines);
+    }
 }
