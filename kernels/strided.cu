@@ -1,8 +1,7 @@
-// strided.cu — strided copy with dtype conversion, fill, broadcasting binary ops, x·α + β, and sums over a middle
-// axis: the tensor plumbing the CUDA backend needs around the op kernels.
+// strided.cu — strided copy with dtype conversion, fill, broadcasting binary ops and sums over a middle axis: the
+// tensor plumbing the CUDA backend needs around the op kernels (flat contiguous arithmetic is in elementwise.cu).
 //
-// defines:  copy_fwd_any, fill_fwd_any, binary_fwd_f32, binary_fwd_bf16, scale_shift_fwd_f32, scale_shift_fwd_bf16,
-//           reduce_cols_fwd_f32, reduce_cols_fwd_bf16
+// defines:  copy_fwd_any, fill_fwd_any, binary_fwd_f32, binary_fwd_bf16, reduce_cols_fwd_f32, reduce_cols_fwd_bf16
 // math:     copy:     y[i] = convert(a[i]) for every index i of the shape, each side read through its own strides;
 //                     dtype codes follow the C# DType enum (0 f32, 1 f64, 2 bf16, 3 f16, 4 i32, 5 i64, 6 bool), the
 //                     value passes through f64 as in TensorMath.Read/Write: to f32 by (float), to bf16 and f16 through
@@ -10,19 +9,18 @@
 //           fill:     y[i] = convert(value)
 //           binary:   y[i] = a[i] ∘ b[i], ∘ ∈ {+, −, ×, ÷} (op = BinaryOp: 0 add, 1 sub, 2 mul, 3 div); a and b are
 //                     read through strides (0 on broadcast axes); f32 math, bf16 rounded once on store
-//           scale_shift: y = α·x + β
 //           reduce_cols: y[o, i] = Σ_r x[o, r, i] (÷ R when mean) for Inner > 1 (Inner = 1 is reduce.cu's row sum)
 // shapes:   copy/fill/binary: rank ≤ 8, shape and strides in elements in StridedParams; y strided for copy/fill,
-//           any strides for binary (the launcher makes y contiguous when the CPU would); contiguous elsewhere:
-//           scale_shift x, y (n); reduce_cols x (Outer, R, Inner) → y (Outer, Inner)
+//           any strides for binary (the launcher makes y contiguous when the CPU would); reduce_cols contiguous
+//           x (Outer, R, Inner) → y (Outer, Inner)
 // launch:   copy/fill/binary: one thread per element, grid-stride, grid min(ceil_div(n, 256), 8·SMs), block 256
-//           scale_shift: same; reduce_cols: one thread per output, grid ceil_div(Outer·Inner, 256), block 256
+//           reduce_cols: one thread per output, grid ceil_div(Outer·Inner, 256), block 256
 //           (threads run along Inner, so each step of the R loop reads a coalesced row)
 // floor:    memory-bound: (in + out) bytes per element; a transposing copy loses coalescing on one side.
 //           Not yet measured on a device.
 // variants: default only
 // ref:      src/Med2E3.Native.Tensors/TensorMath.cs → TensorMath.CpuCopy, TensorMath.Fill;
-//           src/Med2E3.Native.Ops/Ops/Elementwise.cs → Elementwise.BinaryReference, Elementwise.ScaleReference;
+//           src/Med2E3.Native.Ops/Ops/Elementwise.cs → Elementwise.BinaryReference (broadcast operands);
 //           src/Med2E3.Native.Ops/Ops/Reduce.cs → Reduce.Reference
 // verify:   dotnet run -c Release --project tests/Med2E3.Native.Tests.Cuda -- -namespace Med2E3.Native.Tests.Cuda.Ops
 //           (PointwiseConformanceTests, SharedOpCaseTests)    bench: none (memory-bound, off the critical path)
@@ -125,18 +123,6 @@ __device__ __forceinline__ void binary_impl(const StridedParams& p) {
 
 extern "C" __global__ void binary_fwd_f32(StridedParams p) { binary_impl<float>(p); }
 extern "C" __global__ void binary_fwd_bf16(StridedParams p) { binary_impl<bf16_t>(p); }
-
-template <typename T>
-__device__ __forceinline__ void scale_shift_impl(const T* x, T* y, float alpha, float beta, i64 n) {
-    for (i64 i = global_thread(); i < n; i += grid_stride()) st_f32(y + i, alpha * ld_f32(x + i) + beta);
-}
-
-extern "C" __global__ void scale_shift_fwd_f32(const float* x, float* y, float alpha, float beta, i64 n) {
-    scale_shift_impl(x, y, alpha, beta, n);
-}
-extern "C" __global__ void scale_shift_fwd_bf16(const bf16_t* x, bf16_t* y, float alpha, float beta, i64 n) {
-    scale_shift_impl(x, y, alpha, beta, n);
-}
 
 template <typename T>
 __device__ __forceinline__ void reduce_cols_impl(const T* x, T* y, int outer, int r, int inner, int mean) {

@@ -51,6 +51,22 @@ public sealed partial class CudaBackend
             return;
         }
 
+        if (a.IsContiguous && b.IsContiguous && Shapes.Equal(a.ShapeSpan, y.ShapeSpan)
+            && Shapes.Equal(b.ShapeSpan, y.ShapeSpan))
+        {
+            // No broadcast: elementwise.cu's flat kernels (add_fwd_f32_v2 moves float4s).
+            string name = op switch
+            {
+                BinaryOp.Add => suffix == "f32" ? "add_fwd_f32_v2" : "add_fwd_bf16",
+                BinaryOp.Sub => $"sub_fwd_{suffix}",
+                BinaryOp.Mul => $"mul_fwd_{suffix}",
+                _ => $"div_fwd_{suffix}",
+            };
+            Launch("elementwise.cu", name, GridStride(y.Numel, 4),
+                new KernelArgs().Add(Ptr(a)).Add(Ptr(b)).Add(Ptr(y)).Add(y.Numel));
+            return;
+        }
+
         var p = Strided(y.ShapeSpan, "Binary");
         p.A = Ptr(a);
         p.B = Ptr(b);
@@ -62,8 +78,8 @@ public sealed partial class CudaBackend
 
     /// <inheritdoc />
     public void Scale(Tensor x, double alpha, double beta, Tensor y) =>
-        Kernel("strided.cu", $"scale_shift_fwd_{Suffix(x.DType, OpKind.Scale)}").Launch(_stream, GridStride(x.Numel, 1),
-            Block, 0, new KernelArgs().Add(Ptr(x)).Add(Ptr(y)).Add((float)alpha).Add((float)beta).Add(x.Numel));
+        Launch("elementwise.cu", $"scale_fwd_{Suffix(x.DType, OpKind.Scale)}", GridStride(x.Numel, 1),
+            new KernelArgs().Add(Ptr(x)).Add(Ptr(y)).Add((float)alpha).Add((float)beta).Add(x.Numel));
 
     /// <inheritdoc />
     public void Reduce(ReduceOp op, Tensor x, int outer, int r, int inner, Tensor y)
