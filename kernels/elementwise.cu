@@ -1,34 +1,30 @@
-// elementwise.cu — pointwise arithmetic and activations over flat contiguous arrays.
+// elementwise.cu — pointwise arithmetic over flat contiguous arrays (activations: activations.cu; casts: cast.cu).
 //
-// defines:  add_fwd_f32_v1, add_fwd_f32_v2 (default), add_fwd_bf16, mul_fwd_f32, mul_fwd_bf16, mul_bwd_f32,
-//           mul_bwd_bf16, scale_fwd_f32, scale_fwd_bf16, axpby_fwd_f32, gelu_fwd_f32, gelu_fwd_bf16, gelu_bwd_f32,
-//           silu_fwd_f32, silu_fwd_bf16, silu_bwd_f32, cast_fwd_f32_to_bf16, cast_fwd_bf16_to_f32
-// math:     add    y = a + b                          (backward: da = db = dy, no kernel needed)
-//           mul    y = a · b;  da = dy · b, db = dy · a
-//           scale  y = alpha · x                      (backward: dx = alpha · dy, the same kernel)
-//           axpby  y = alpha · x + beta · y           (gradient accumulation is axpby with alpha = beta = 1)
-//           gelu   y = x · Φ(x) = ½ x (1 + erf(x / √2));  dx = dy · (Φ(x) + x · φ(x)),  φ(x) = e^(−x²/2) / √(2π)
-//           silu   y = x · σ(x);  dx = dy · σ(x) · (1 + x · (1 − σ(x)))
-//           cast   f32 → bf16 rounds to nearest even; bf16 → f32 is exact
+// defines:  add_fwd_f32_v1, add_fwd_f32_v2 (default), add_fwd_bf16, sub_fwd_f32, sub_fwd_bf16, mul_fwd_f32,
+//           mul_fwd_bf16, div_fwd_f32, div_fwd_bf16, mul_bwd_f32, mul_bwd_bf16, div_bwd_f32, scale_fwd_f32,
+//           scale_fwd_bf16, axpby_fwd_f32, axpby_fwd_bf16
+// math:     add  y = a + b          sub  y = a − b    (backward: da = dy, db = ±dy — no kernel needed)
+//           mul  y = a · b;         da = dy · b,      db = dy · a
+//           div  y = a / b;         da = dy / b,      db = −dy · a / b²
+//           scale  y = alpha · x + beta               (backward: dx = alpha · dy, the same kernel with beta = 0)
+//           axpby  y = alpha · x + beta · y           (gradient accumulation is axpby with alpha = beta = 1;
+//                                                      beta = 0 ignores y, so uninitialised NaN does not leak)
 // shapes:   every array is flat and contiguous with n elements (long long n); outputs may alias inputs
-//           elementwise; bf16 arrays are raw 16-bit storage, math in f32, one rounding on store
-// launch:   v1 one element per thread    grid ceil_div(n, 256)      block 256
-//           v2 four elements per thread  grid ceil_div(n, 1024)     block 256, float4 when all pointers are 16-byte
-//              aligned (scalar otherwise); every other kernel: grid ceil_div(n, 256) block 256
-//           all kernels use grid-stride loops, so a smaller grid is still correct
-// floor:    memory-bound: add/mul move 12·n bytes (f32), 6·n (bf16); scale, gelu, silu, cast 8·n (f32);
+//           element for element; bf16 arrays are raw 16-bit storage, math in f32, one rounding on store
+// launch:   add_fwd_f32_v1 one element per thread    grid ceil_div(n, 256)    block 256
+//           add_fwd_f32_v2 four elements per thread  grid ceil_div(n, 1024)   block 256; float4 when every pointer is
+//                          16-byte aligned, scalar otherwise
+//           all others     grid ceil_div(n, 256) block 256
+//           every kernel loops grid-stride, so any grid size is correct (a smaller grid just does more per thread)
+// floor:    memory-bound: binary ops move 12·n bytes (f32) or 6·n (bf16), scale 8·n, axpby 12·n, mul_bwd 20·n;
 //           target ≥ 80 % of peak DRAM bandwidth for n ≥ 16M — not yet measured on a card
-// variants: add_fwd_f32: v1 teaching (one scalar per thread, the CPU loop as a grid); v2 default (float4 loads
-//           halve the number of memory instructions)
-// ref:      src/Med2E3.Native.Ops/Ops/Elementwise.cs → Elementwise.Cpu* (until it lands:
-//           tests/Med2E3.Native.Tests.Cuda/Runtime/CpuReference.cs)
+// variants: add_fwd_f32: v1 teaching (one scalar per thread, the CPU loop as a grid); v2 default (float4 loads,
+//           a quarter of the memory instructions)
+// ref:      src/Med2E3.Native.Ops/Ops/Elementwise.cs → Elementwise.BinaryReference (contiguous a, b),
+//           Elementwise.ScaleReference; conformance: tests/Med2E3.Native.Tests.Cuda/Runtime/CpuReference.cs
 // verify:   dotnet run --project tests/Med2E3.Native.Tests.Cuda -- -class *ElementwiseKernelTests
 //           bench: med2e3-bench elementwise
 #include "common.cuh"
-
-// Constants of the exact GELU, written out so that no toolkit header is needed.
-#define M_SQRT1_2_F 0.70710678118654752440f
-#define M_1_SQRT_2PI_F 0.39894228040143267794f
 
 extern "C" __global__ void add_fwd_f32_v1(const float* a, const float* b, float* y, i64 n)
 {
@@ -66,6 +62,20 @@ extern "C" __global__ void add_fwd_bf16(const bf16_t* a, const bf16_t* b, bf16_t
     }
 }
 
+extern "C" __global__ void sub_fwd_f32(const float* a, const float* b, float* y, i64 n)
+{
+    for (i64 i = global_thread(); i < n; i += grid_stride()) {
+        y[i] = a[i] - b[i];
+    }
+}
+
+extern "C" __global__ void sub_fwd_bf16(const bf16_t* a, const bf16_t* b, bf16_t* y, i64 n)
+{
+    for (i64 i = global_thread(); i < n; i += grid_stride()) {
+        y[i] = f32_to_bf16(bf16_to_f32(a[i]) - bf16_to_f32(b[i]));
+    }
+}
+
 extern "C" __global__ void mul_fwd_f32(const float* a, const float* b, float* y, i64 n)
 {
     for (i64 i = global_thread(); i < n; i += grid_stride()) {
@@ -77,6 +87,21 @@ extern "C" __global__ void mul_fwd_bf16(const bf16_t* a, const bf16_t* b, bf16_t
 {
     for (i64 i = global_thread(); i < n; i += grid_stride()) {
         y[i] = f32_to_bf16(bf16_to_f32(a[i]) * bf16_to_f32(b[i]));
+    }
+}
+
+// IEEE division (no --use_fast_math), so a / b is correctly rounded like the CPU's.
+extern "C" __global__ void div_fwd_f32(const float* a, const float* b, float* y, i64 n)
+{
+    for (i64 i = global_thread(); i < n; i += grid_stride()) {
+        y[i] = a[i] / b[i];
+    }
+}
+
+extern "C" __global__ void div_fwd_bf16(const bf16_t* a, const bf16_t* b, bf16_t* y, i64 n)
+{
+    for (i64 i = global_thread(); i < n; i += grid_stride()) {
+        y[i] = f32_to_bf16(bf16_to_f32(a[i]) / bf16_to_f32(b[i]));
     }
 }
 
@@ -104,17 +129,31 @@ extern "C" __global__ void mul_bwd_bf16(
     }
 }
 
-extern "C" __global__ void scale_fwd_f32(const float* x, float* y, float alpha, i64 n)
+// alpha · x + beta with one rounding (fmaf), as the reference computes it in higher precision and rounds once.
+extern "C" __global__ void div_bwd_f32(const float* dy, const float* a, const float* b, float* da, float* db, i64 n)
 {
     for (i64 i = global_thread(); i < n; i += grid_stride()) {
-        y[i] = alpha * x[i];
+        const float g = dy[i];
+        const float av = a[i];
+        const float bv = b[i];
+        const float ga = g / bv;
+        da[i] = ga;
+        // −dy·a/b² written as −(dy/b)·(a/b): both factors stay in range where b² would overflow or underflow.
+        db[i] = -ga * (av / bv);
     }
 }
 
-extern "C" __global__ void scale_fwd_bf16(const bf16_t* x, bf16_t* y, float alpha, i64 n)
+extern "C" __global__ void scale_fwd_f32(const float* x, float* y, float alpha, float beta, i64 n)
 {
     for (i64 i = global_thread(); i < n; i += grid_stride()) {
-        y[i] = f32_to_bf16(alpha * bf16_to_f32(x[i]));
+        y[i] = fmaf(alpha, x[i], beta);
+    }
+}
+
+extern "C" __global__ void scale_fwd_bf16(const bf16_t* x, bf16_t* y, float alpha, float beta, i64 n)
+{
+    for (i64 i = global_thread(); i < n; i += grid_stride()) {
+        y[i] = f32_to_bf16(fmaf(alpha, bf16_to_f32(x[i]), beta));
     }
 }
 
@@ -126,74 +165,10 @@ extern "C" __global__ void axpby_fwd_f32(const float* x, float* y, float alpha, 
     }
 }
 
-__device__ __forceinline__ float gelu(float x) { return 0.5f * x * (1.0f + erff(x * M_SQRT1_2_F)); }
-
-__device__ __forceinline__ float gelu_grad(float x)
-{
-    const float cdf = 0.5f * (1.0f + erff(x * M_SQRT1_2_F));
-    const float pdf = M_1_SQRT_2PI_F * expf(-0.5f * x * x);
-    return cdf + x * pdf;
-}
-
-extern "C" __global__ void gelu_fwd_f32(const float* x, float* y, i64 n)
+extern "C" __global__ void axpby_fwd_bf16(const bf16_t* x, bf16_t* y, float alpha, float beta, i64 n)
 {
     for (i64 i = global_thread(); i < n; i += grid_stride()) {
-        y[i] = gelu(x[i]);
-    }
-}
-
-extern "C" __global__ void gelu_fwd_bf16(const bf16_t* x, bf16_t* y, i64 n)
-{
-    for (i64 i = global_thread(); i < n; i += grid_stride()) {
-        y[i] = f32_to_bf16(gelu(bf16_to_f32(x[i])));
-    }
-}
-
-extern "C" __global__ void gelu_bwd_f32(const float* dy, const float* x, float* dx, i64 n)
-{
-    for (i64 i = global_thread(); i < n; i += grid_stride()) {
-        dx[i] = dy[i] * gelu_grad(x[i]);
-    }
-}
-
-// σ(x) = 1 / (1 + e^(−x)); for very negative x, e^(−x) overflows to +inf and σ correctly becomes 0.
-__device__ __forceinline__ float sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
-
-extern "C" __global__ void silu_fwd_f32(const float* x, float* y, i64 n)
-{
-    for (i64 i = global_thread(); i < n; i += grid_stride()) {
-        const float v = x[i];
-        y[i] = v * sigmoid(v);
-    }
-}
-
-extern "C" __global__ void silu_fwd_bf16(const bf16_t* x, bf16_t* y, i64 n)
-{
-    for (i64 i = global_thread(); i < n; i += grid_stride()) {
-        const float v = bf16_to_f32(x[i]);
-        y[i] = f32_to_bf16(v * sigmoid(v));
-    }
-}
-
-extern "C" __global__ void silu_bwd_f32(const float* dy, const float* x, float* dx, i64 n)
-{
-    for (i64 i = global_thread(); i < n; i += grid_stride()) {
-        const float v = x[i];
-        const float s = sigmoid(v);
-        dx[i] = dy[i] * s * (1.0f + v * (1.0f - s));
-    }
-}
-
-extern "C" __global__ void cast_fwd_f32_to_bf16(const float* x, bf16_t* y, i64 n)
-{
-    for (i64 i = global_thread(); i < n; i += grid_stride()) {
-        y[i] = f32_to_bf16(x[i]);
-    }
-}
-
-extern "C" __global__ void cast_fwd_bf16_to_f32(const bf16_t* x, float* y, i64 n)
-{
-    for (i64 i = global_thread(); i < n; i += grid_stride()) {
-        y[i] = bf16_to_f32(x[i]);
+        const float ax = alpha * bf16_to_f32(x[i]);
+        y[i] = f32_to_bf16(beta == 0.0f ? ax : ax + beta * bf16_to_f32(y[i]));
     }
 }

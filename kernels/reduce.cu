@@ -13,8 +13,8 @@
 //           C ≥ 1024 — not yet measured on a card
 // variants: sum_fwd_f32: v1 teaching (the CPU loop per thread; uncoalesced, each warp touches 32 rows);
 //           v2 default (a block strides along its row, so a warp reads consecutive addresses)
-// ref:      src/Med2E3.Native.Ops/Ops/Reduce.cs → Reduce.Cpu* (until it lands:
-//           tests/Med2E3.Native.Tests.Cuda/Runtime/CpuReference.cs)
+// ref:      src/Med2E3.Native.Ops/Ops/Reduce.cs → Reduce.Reference with inner = 1 (it accumulates in double; the
+//           kernels in f32, within the reduction tolerance); conformance: tests/Med2E3.Native.Tests.Cuda/Runtime/CpuReference.cs
 // verify:   dotnet run --project tests/Med2E3.Native.Tests.Cuda -- -class *ReduceKernelTests
 //           bench: med2e3-bench reduce
 #include "common.cuh"

@@ -2,7 +2,7 @@ namespace Med2E3.Native.Cli;
 
 /// <summary>
 /// A failure the user can act on: a one-line message (naming the file and the problem) and the exit code that
-/// classifies it. <see cref="CommandTree.Run"/> prints the message on stderr; the stack trace only with --verbose.
+/// classifies it. <see cref="Program.Run"/> prints the message on stderr; the stack trace only with --verbose.
 /// </summary>
 public sealed class CliException(int exitCode, string message, Exception? inner = null) : Exception(message, inner)
 {

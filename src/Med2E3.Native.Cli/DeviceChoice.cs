@@ -1,3 +1,5 @@
+using Med2E3.Native.Runtime;
+
 namespace Med2E3.Native.Cli;
 
 /// <summary>Turns <c>--device auto|cpu|cuda</c> into the device a command runs on.</summary>
@@ -26,7 +28,7 @@ public static class DeviceChoice
 
     static bool CudaUsable(out string why)
     {
-        why = "this build has no CUDA backend";
-        return false;
+        why = CudaRuntime.UnavailableReason ?? "";
+        return CudaRuntime.IsAvailable;
     }
 }

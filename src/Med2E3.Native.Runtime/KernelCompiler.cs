@@ -63,9 +63,14 @@ public static partial class KernelCompiler
 
         RuntimeOptions.Debug(2, () => $"nvrtc {fileName} {string.Join(' ', allOptions)}\n{source}");
         (byte[] image, string log) = CompileWithNvrtc(fileName, source, headers, allOptions, target, kind);
-        RuntimeOptions.Debug(3, () => kind == KernelImageKind.Ptx
-            ? $"PTX of {fileName}:\n{Encoding.UTF8.GetString(image).TrimEnd('\0')}"
-            : $"{fileName}: CUBIN {image.Length} B for {target}");
+        if (RuntimeOptions.DebugLevel >= 3)
+        {
+            // A CUBIN holds no PTX; compile the same source once more to the virtual architecture to show it.
+            string ptx = kind == KernelImageKind.Ptx
+                ? Encoding.UTF8.GetString(image).TrimEnd('\0')
+                : CompileToPtx(fileName, source, headers, target, safeOptions);
+            RuntimeOptions.Log($"PTX of {fileName} ({target}):\n{ptx}");
+        }
         if (cache)
         {
             WriteCache(key, kind, image);

@@ -1,5 +1,9 @@
 using System.CommandLine;
+using System.Diagnostics;
 using Med2E3.Native.Cli.Output;
+using Med2E3.Native.Models.Evaluation;
+using Med2E3.Native.Models.Multimodal;
+using Med2E3.Native.Tensors;
 
 namespace Med2E3.Native.Cli.Commands;
 
@@ -53,9 +57,31 @@ public static class BatchCommand
         return command;
     }
 
+    /// <summary>The <c>--out</c> document (snake_case keys).</summary>
+    public sealed record Report(string Checkpoint, string Data, string VolumeRoot, string Device, int? MaxNewTokens,
+        IReadOnlyList<ItemReport> Items, SummaryReport Summary);
+
+    /// <summary>
+    /// One item of <c>--out</c>: what was asked, the answer, and its scores. <c>correct</c> is the closed-VQA check
+    /// ("B." in the answer) when the item has an answer_choice, else null; <c>scores</c> are BLEU / ROUGE against the
+    /// reference answer when there is one, else null; <c>error</c> says why an item has no answer (a bad volume).
+    /// </summary>
+    public sealed record ItemReport(int Index, string? Id, string? Vision3d, string? QuestionType, string Question,
+        string? Answer, string? Reference, string? AnswerChoice, bool? Correct, TextScores? Scores, int[]? TokenIds,
+        string? StopReason, float[]? SliceScores, double Seconds, string? Error);
+
+    public sealed record SummaryReport(int Items, int Answered, int Failed, double Seconds, double VolumesPerSecond,
+        MetricReport? ClosedAccuracy, MetricReport? Bleu1, MetricReport? Bleu4, MetricReport? Rouge1, MetricReport? RougeL);
+
+    /// <summary>A metric as the official scripts report it: overall mean, mean over question types, per type.</summary>
+    public sealed record MetricReport(double Overall, double MeanOverTypes, int Count, IReadOnlyDictionary<string, double> PerType);
+
     public static int Run(Settings settings, Terminal terminal)
     {
+        var clock = Stopwatch.StartNew();
         string device = DeviceChoice.Resolve(settings.Device);
+        CliException.Guard(ExitCodes.DeviceUnavailable, $"--device {device}",
+            () => { ComputeDevice.EnsureUsable(ComputeDevice.Parse(device)); return 0; });
         if (!File.Exists(settings.DataPath))
             throw CliException.BadInput($"{settings.DataPath}: data file not found");
         if (!Directory.Exists(settings.VolumeRoot))
@@ -65,8 +91,137 @@ public static class BatchCommand
         if (Path.GetDirectoryName(settings.OutPath) is { } outDir && !Directory.Exists(outDir))
             throw CliException.Output($"{settings.OutPath}: folder {outDir} does not exist");
 
-        terminal.Detail($"device {device}");
-        throw CliException.NotAvailable(
-            "batch needs the Med-2E3 network (Med2E3Model) and the M3D data reader (Models/Evaluation), which this build does not include yet");
+        List<M3DItem> items = CliException.Guard(ExitCodes.BadInput, settings.DataPath, () => M3DDataset.Load(settings.DataPath));
+        if (items.Count == 0)
+            throw CliException.BadInput($"{settings.DataPath}: the data file holds no items");
+        string? VolumePath(M3DItem item) =>
+            item.Vision3D.Count == 1 ? Path.GetFullPath(Path.Combine(settings.VolumeRoot, item.Vision3D[0])) : null;
+        if (items.All(item => VolumePath(item) is not { } p || !File.Exists(p)))
+            throw CliException.BadInput($"{settings.DataPath}: none of the {items.Count} volumes exists under {settings.VolumeRoot} "
+                + $"(first: {VolumePath(items[0]) ?? string.Join(", ", items[0].Vision3D)})");
+
+        var (model, _) = terminal.Stage($"Loading weights on {device}",
+            () => CliException.Guard(ExitCodes.Checkpoint, settings.CheckpointDir, () => Med2E3Model.Load(settings.CheckpointDir, device)));
+        using var _model = model;
+        int[] imgSize = model.Checkpoint.Vision3DConfig.ImgSize;
+        var options = new GenerationOptions { MaxNewTokens = settings.MaxNewTokens };
+
+        var reports = new List<ItemReport>();
+        var answerClock = Stopwatch.StartNew();
+        terminal.Progress("Answering", items.Count, "volumes", advance =>
+        {
+            foreach (M3DItem item in items)
+            {
+                var itemClock = Stopwatch.StartNew();
+                string? path = VolumePath(item);
+                ItemReport report;
+                try
+                {
+                    if (path is null)
+                        throw CliException.BadInput($"{settings.DataPath}: item {item.Index}: {item.Vision3D.Count} volumes; one per item is supported");
+                    var (_, input) = VolumeInput.Read(path, imgSize, window: null);
+                    using var volume = Tensor.FromArray(input.Data, 1, 1, input.Depth, input.Height, input.Width); // (B, 1, D, H, W)
+                    GenerationResult result = Answer(model, volume, item, options);
+                    report = Score(item, path, result, itemClock.Elapsed.TotalSeconds);
+                }
+                catch (CliException e) when (e.ExitCode == ExitCodes.BadInput)
+                {
+                    terminal.Note($"item {item.Index}: {e.Message}");
+                    report = new ItemReport(item.Index, item.Id, path ?? string.Join(", ", item.Vision3D), item.QuestionType,
+                        item.Question, null, item.ReferenceAnswer, item.AnswerChoice, null, null, null, null, null,
+                        itemClock.Elapsed.TotalSeconds, e.Message);
+                }
+                reports.Add(report);
+                advance($"item {item.Index} ({Path.GetFileName(path ?? "?")})");
+            }
+        });
+
+        double seconds = answerClock.Elapsed.TotalSeconds;
+        var summary = Summarize(reports, seconds);
+        var document = new Report(settings.CheckpointDir, settings.DataPath, settings.VolumeRoot, device, settings.MaxNewTokens,
+            reports, summary);
+        CliException.Guard(ExitCodes.OutputFailed, settings.OutPath, () =>
+        {
+            using var writer = new StreamWriter(settings.OutPath);
+            Json.Write(writer, document);
+            return 0;
+        });
+
+        WriteSummary(terminal.Out, summary, settings.OutPath);
+        terminal.Status($"total {clock.Elapsed.TotalSeconds:0.00} s on {device}");
+        if (summary.Failed > 0)
+            throw CliException.BadInput($"{summary.Failed} of {summary.Items} items could not be answered (bad volume files); "
+                + $"their errors are in {settings.OutPath}");
+        return ExitCodes.Ok;
+    }
+
+    /// <summary>
+    /// One item, as the official evaluation runs it: the Phi-3 prompt is the item's conversation (phi template,
+    /// ending in "ASSISTANT:"), the TG-IS question is its separate <c>question</c> field (spec §3.1).
+    /// </summary>
+    static GenerationResult Answer(Med2E3Model model, Tensor volume, M3DItem item, GenerationOptions options)
+    {
+        int[] promptIds = model.Tokenizer.EncodePrompt(item.Prompt);
+        var question = model.TokenizeQuestion(item.Question);
+        using var noGrad = new NoGradScope();
+        using var scope = TensorScope.Begin();
+        var clock = Stopwatch.StartNew();
+        using var vision = model.EncodeVision(volume, [.. question.Ids.Select(i => (long)i)], [.. question.Mask.Select(i => (long)i)]);
+        float[] scores = vision.SliceScores.To(Device.Cpu).To(DType.F32).ToFloatArray();
+        var visionTime = clock.Elapsed;
+        var embeds = model.EmbedPrompt(promptIds, vision.VisionTokens);                      // (1, T, D)
+        var (ids, stop, prefill, decode, steps) = model.GenerateFromEmbeddings(embeds, options);
+        return new GenerationResult(ids, model.Tokenizer.Decode(ids), scores, embeds.Dim(1), stop,
+            new GenerationTimings(visionTime, prefill, decode, steps));
+    }
+
+    static ItemReport Score(M3DItem item, string path, GenerationResult result, double seconds)
+    {
+        string? reference = item.ReferenceAnswer;
+        bool? correct = item.AnswerChoice is { } choice ? M3DMetrics.IsClosedCorrect(result.Text, choice) : null;
+        TextScores? scores = reference is null ? null : M3DMetrics.ScoreText(result.Text, reference);
+        return new ItemReport(item.Index, item.Id, path, item.QuestionType, item.Question, result.Text, reference,
+            item.AnswerChoice, correct, scores, result.TokenIds, result.StopReason, result.SliceScores, seconds, null);
+    }
+
+    static SummaryReport Summarize(IReadOnlyList<ItemReport> items, double seconds)
+    {
+        var answered = items.Where(i => i.Error is null).ToList();
+        MetricReport? Metric(IEnumerable<(string Type, double Score)> samples)
+        {
+            var list = samples.ToList();
+            if (list.Count == 0) return null;
+            var s = M3DMetrics.Summarize(list);
+            return new MetricReport(s.Overall, s.MeanOverTypes, s.Count, s.PerType.ToDictionary(t => t.QuestionType, t => t.Mean));
+        }
+        string TypeOf(ItemReport i) => i.QuestionType ?? "all";
+        var scored = answered.Where(i => i.Scores is not null).ToList();
+        return new SummaryReport(
+            Items: items.Count,
+            Answered: answered.Count,
+            Failed: items.Count - answered.Count,
+            Seconds: Math.Round(seconds, 3),
+            VolumesPerSecond: Math.Round(answered.Count / Math.Max(seconds, 1e-9), 3),
+            ClosedAccuracy: Metric(answered.Where(i => i.Correct is not null).Select(i => (TypeOf(i), i.Correct!.Value ? 1.0 : 0.0))),
+            Bleu1: Metric(scored.Select(i => (TypeOf(i), i.Scores!.Bleu1))),
+            Bleu4: Metric(scored.Select(i => (TypeOf(i), i.Scores!.Bleu4))),
+            Rouge1: Metric(scored.Select(i => (TypeOf(i), i.Scores!.Rouge1))),
+            RougeL: Metric(scored.Select(i => (TypeOf(i), i.Scores!.RougeL))));
+    }
+
+    static void WriteSummary(TextWriter stdout, SummaryReport s, string outPath)
+    {
+        stdout.WriteLine($"answered {s.Answered}/{s.Items}{(s.Failed > 0 ? $" ({s.Failed} failed)" : "")} in {s.Seconds:0.00} s, "
+            + $"{s.VolumesPerSecond:0.00} volumes/s → {outPath}");
+        void Row(string name, MetricReport? m)
+        {
+            if (m is null) return;
+            stdout.WriteLine($"  {name,-20} {m.Overall:0.0000}  (mean over {m.PerType.Count} question type(s) {m.MeanOverTypes:0.0000}, {m.Count} items)");
+        }
+        Row("closed VQA accuracy", s.ClosedAccuracy);
+        Row("BLEU-1", s.Bleu1);
+        Row("BLEU-4", s.Bleu4);
+        Row("ROUGE-1", s.Rouge1);
+        Row("ROUGE-L", s.RougeL);
     }
 }

@@ -1,6 +1,10 @@
 using System.CommandLine;
 using Med2E3.Native.Cli.Output;
 using Med2E3.Native.Models.Demo;
+using System.Diagnostics;
+using Med2E3.Native.Models.Imaging;
+using Med2E3.Native.Models.Multimodal;
+using Med2E3.Native.Tensors;
 
 namespace Med2E3.Native.Cli.Commands;
 
@@ -72,8 +76,8 @@ public static class GenerateCommand
             bool isDemo = result.GetValue(demo);
             if (isDemo)
             {
-                if (result.GetResult(checkpoint) is not null || result.GetResult(volume) is not null)
-                    result.AddError("--demo brings its own checkpoint and volume; drop --checkpoint/--volume or drop --demo");
+                if (result.GetResult(checkpoint) is not null)
+                    result.AddError("--demo brings its own checkpoint; drop --checkpoint or drop --demo");
                 return;
             }
             var missing = new List<string>();
@@ -106,20 +110,54 @@ public static class GenerateCommand
         return command;
     }
 
+    /// <summary>What <c>generate --json</c> prints (snake_case keys).</summary>
+    public sealed record Report(
+        string Answer,
+        int[] TokenIds,
+        string StopReason,
+        int PromptLength,
+        float[] SliceScores,
+        string Device,
+        string Dtype,
+        string Checkpoint,
+        string Volume,
+        string Question,
+        bool Demo,
+        DecodingReport Decoding,
+        TimingsReport TimingsMs,
+        double TokensPerSecond,
+        IReadOnlyList<string> Warnings);
+
+    public sealed record DecodingReport(string Mode, int? MaxNewTokens, float Temperature, float TopP, int? Seed);
+
+    /// <summary>Milliseconds per stage: load (weights), read_volume (read + preprocess), vision (3D/2D encoders,
+    /// BERT, TG-IS), prefill (prompt splice + prefill + first token), decode (all later tokens), total (the command).</summary>
+    public sealed record TimingsReport(double Load, double ReadVolume, double Vision, double Prefill, double Decode, double Total);
+
+    /// <summary>
+    /// The whole path from a volume file to text: check the device, load the checkpoint, read and preprocess the
+    /// volume to the 3D encoder's img_size, then <see cref="Med2E3Model.Generate"/> with the answer streamed to
+    /// stdout token by token.
+    /// </summary>
     public static int Run(Settings settings, Terminal terminal)
     {
+        var clock = Stopwatch.StartNew();
         string device = DeviceChoice.Resolve(settings.Demo && settings.Device == "auto" ? "cpu" : settings.Device);
+        CliException.Guard(ExitCodes.DeviceUnavailable, $"--device {device}",
+            () => { ComputeDevice.EnsureUsable(ComputeDevice.Parse(device)); return 0; });
 
         string checkpointDir, volumePath, question;
+        string? bertVocab = null;
         int? maxNewTokens = settings.MaxNewTokens;
         if (settings.Demo)
         {
             var (files, _) = terminal.Stage("Unpacking the embedded demo",
                 () => CliException.Guard(ExitCodes.NotAvailable, "embedded demo", () => DemoAssets.Extract()));
-            terminal.Note("Demo: a tiny Med-2E3 with RANDOM weights and a sample volume, both embedded in med2e3. "
+            terminal.Note("Demo: a tiny Med-2E3 with RANDOM weights, embedded in med2e3. "
                 + "The pipeline is real; the generated text is meaningless.");
             checkpointDir = files.CheckpointDir;
-            volumePath = files.VolumePath;
+            bertVocab = files.TextVocabPath;
+            volumePath = settings.VolumePath ?? files.VolumePath;
             question = settings.Question ?? files.Question;
             maxNewTokens ??= files.MaxNewTokens;
         }
@@ -128,22 +166,116 @@ public static class GenerateCommand
             checkpointDir = settings.CheckpointDir!;
             volumePath = settings.VolumePath!;
             question = settings.Question!;
-            if (!Directory.Exists(checkpointDir))
-                throw CliException.Checkpoint(File.Exists(checkpointDir)
-                    ? $"{checkpointDir}: is a file; --checkpoint expects the checkpoint folder"
-                    : $"{checkpointDir}: checkpoint folder not found");
-            if (!File.Exists(volumePath))
-                throw CliException.BadInput(Directory.Exists(volumePath)
-                    ? $"{volumePath}: is a folder; --volume expects a .npy, .nii or .nii.gz file"
-                    : $"{volumePath}: volume file not found");
         }
         if (string.IsNullOrWhiteSpace(question))
             throw CliException.Usage("--question is empty");
+        if (!Directory.Exists(checkpointDir))
+            throw CliException.Checkpoint(File.Exists(checkpointDir)
+                ? $"{checkpointDir}: is a file; --checkpoint expects the checkpoint folder"
+                : $"{checkpointDir}: checkpoint folder not found");
+        if (Directory.Exists(volumePath))
+            throw CliException.BadInput($"{volumePath}: is a folder; --volume expects a .npy, .nii or .nii.gz file");
+        if (!File.Exists(volumePath))
+            throw CliException.BadInput($"{volumePath}: volume file not found");
         if (settings.ExplainPath is { } explain && Path.GetDirectoryName(explain) is { } explainDir && !Directory.Exists(explainDir))
             throw CliException.Output($"{explain}: folder {explainDir} does not exist");
 
-        terminal.Detail($"device {device}; checkpoint {checkpointDir}; volume {volumePath}");
-        throw CliException.NotAvailable(
-            "generate needs the Med-2E3 network (Med2E3Model in src/Med2E3.Native.Models/Multimodal), which this build does not include yet");
+        var (model, loadSeconds) = terminal.Stage($"Loading weights on {device}",
+            () => CliException.Guard(ExitCodes.Checkpoint, checkpointDir,
+                () => Med2E3Model.Load(checkpointDir, device, new Med2E3LoadOptions { BertVocabPath = bertVocab })));
+        using var _model = model;
+        terminal.Detail($"checkpoint {checkpointDir}: compute dtype {model.DType}, llm_max_length {model.MaxLength}");
+
+        var ((source, input), readSeconds) = terminal.Stage($"Reading {Path.GetFileName(volumePath)}",
+            () => VolumeInput.Read(volumePath, model.Checkpoint.Vision3DConfig.ImgSize, settings.Window));
+        terminal.Detail($"volume {source.Depth}×{source.Height}×{source.Width} ({source.Format}), "
+            + $"foreground {input.Crop}, resized to {input.Depth}×{input.Height}×{input.Width}");
+        var warnings = new List<string>(input.Warnings);
+        foreach (string warning in input.Warnings)
+            terminal.Note($"warning: {warning}");
+
+        var options = new GenerationOptions
+        {
+            MaxNewTokens = maxNewTokens,
+            Temperature = settings.Temperature,
+            TopP = settings.TopP,
+            Seed = settings.Seed,
+            OnToken = terminal.Json ? null : token => { terminal.Out.Write(Printable(token.TextDelta)); terminal.Out.Flush(); },
+        };
+        if (!terminal.Json) terminal.Status($"Q: {question}");
+        using var volume = Tensor.FromArray(input.Data, 1, 1, input.Depth, input.Height, input.Width); // (B, 1, D, H, W)
+        GenerationResult result = CliException.Guard(ExitCodes.BadInput, volumePath, () => model.Generate(volume, question, options));
+        if (!terminal.Json) terminal.Out.WriteLine();
+
+        var t = result.Timings;
+        int newTokens = result.TokenIds.Length;
+        double generateSeconds = (t.Prefill + t.Decode).TotalSeconds;
+        double tokensPerSecond = t.DecodeSteps > 0 ? t.DecodeTokensPerSecond : newTokens / Math.Max(generateSeconds, 1e-9);
+        if (result.StopReason == "length" && settings.MaxNewTokens is null && !settings.Demo)
+            warnings.Add($"the answer was cut at the length cap (prompt + visual tokens + answer ≤ {model.MaxLength})");
+
+        if (settings.ExplainPath is { } png)
+        {
+            CliException.Guard(ExitCodes.OutputFailed, png, () =>
+            {
+                ExplainPicture.Render(input.Data, input.Depth, input.Height, input.Width, result.SliceScores, question,
+                    Printable(result.Text), png);
+                return 0;
+            });
+        }
+
+        if (terminal.Json)
+        {
+            Json.Write(terminal.Out, new Report(
+                Answer: result.Text,
+                TokenIds: result.TokenIds,
+                StopReason: result.StopReason,
+                PromptLength: result.PromptLength,
+                SliceScores: result.SliceScores,
+                Device: device,
+                Dtype: model.DType.ToString(),
+                Checkpoint: checkpointDir,
+                Volume: volumePath,
+                Question: question,
+                Demo: settings.Demo,
+                Decoding: new DecodingReport(settings.Temperature > 0 ? "sampling" : "greedy", maxNewTokens,
+                    settings.Temperature, settings.TopP, settings.Seed),
+                TimingsMs: new TimingsReport(Ms(loadSeconds), Ms(readSeconds), t.Vision.TotalMilliseconds,
+                    t.Prefill.TotalMilliseconds, t.Decode.TotalMilliseconds, clock.Elapsed.TotalMilliseconds),
+                TokensPerSecond: Math.Round(tokensPerSecond, 2),
+                Warnings: warnings));
+        }
+        else
+        {
+            foreach (string warning in warnings.Skip(input.Warnings.Count))
+                terminal.Note($"warning: {warning}");
+            terminal.Status($"{newTokens} tokens ({result.StopReason}), {tokensPerSecond:0.0} tokens/s; "
+                + $"vision {t.Vision.TotalSeconds:0.000} s, prefill {t.Prefill.TotalSeconds:0.000} s, "
+                + $"decode {t.Decode.TotalSeconds:0.000} s; total {clock.Elapsed.TotalSeconds:0.00} s on {device}");
+            if (settings.ExplainPath is { } written) terminal.Status($"slice scores drawn to {written}");
+        }
+        return ExitCodes.Ok;
     }
+
+    /// <summary>
+    /// The text with control characters (other than newline and tab) shown as their Unicode control pictures
+    /// (U+2400…), so random-weight output cannot switch the terminal's character set. --json keeps the exact text.
+    /// </summary>
+    public static string Printable(string text)
+    {
+        if (!text.Any(c => char.IsControl(c) && c is not ('\n' or '\t'))) return text;
+        var sb = new System.Text.StringBuilder(text.Length);
+        foreach (char c in text)
+            sb.Append(c switch
+            {
+                '\n' or '\t' => c,
+                < ' ' => (char)(0x2400 + c),
+                '\u007F' => '\u2421',
+                _ when char.IsControl(c) => '\uFFFD',
+                _ => c,
+            });
+        return sb.ToString();
+    }
+
+    static double Ms(double seconds) => Math.Round(seconds * 1000, 3);
 }

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Numerics;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics.X86;
+using Med2E3.Native.Runtime;
 
 namespace Med2E3.Native.Cli.Commands;
 
@@ -29,13 +30,11 @@ public static class InfoCommand
         stdout.WriteLine($"  CPU         {RuntimeInformation.ProcessArchitecture}, {Environment.ProcessorCount} logical cores, "
             + $"Vector<float> = {Vector<float>.Count} lanes{CpuFeatures()}");
         stdout.WriteLine("CUDA");
-        foreach (string line in Med2E3.Native.Runtime.CudaEnvironment.Describe())
+        foreach (string line in CudaEnvironment.Describe())
             stdout.WriteLine($"  {line}");
 
         if (checkpointDir is null) return ExitCodes.Ok;
-        if (!Directory.Exists(checkpointDir))
-            throw CliException.Checkpoint($"{checkpointDir}: checkpoint folder not found");
-        throw CliException.NotAvailable("checkpoint summary needs the checkpoint reader (Models/Weights), which this build does not include yet");
+        return CheckpointInfo.Run(checkpointDir, stdout, stderr);
     }
 
     static string CpuFeatures()

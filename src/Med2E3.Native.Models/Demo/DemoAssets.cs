@@ -69,12 +69,13 @@ public static class DemoAssets
             File.WriteAllText(Path.Combine(staging, ".complete"), "");
             try
             {
-                if (Directory.Exists(root)) Directory.Delete(root, recursive: true); // an interrupted earlier unpack
-                Directory.Move(staging, root);
+                Directory.Move(staging, root); // atomic: the folder appears complete or not at all
             }
-            catch (IOException) when (File.Exists(marker))
+            catch (IOException)
             {
-                Directory.Delete(staging, recursive: true); // another process finished first
+                Directory.Delete(staging, recursive: true);
+                if (!File.Exists(marker)) // not another process's finished copy, but a damaged leftover
+                    throw new IOException($"{root}: incomplete demo folder from an earlier run; delete it and retry");
             }
         }
 

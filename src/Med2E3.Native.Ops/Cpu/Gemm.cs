@@ -18,8 +18,23 @@ public static unsafe class Gemm
     private const int MC = 96;
     private const int NC = 1536;
 
-    /// <summary>Columns per micro-tile (16 or 32, chosen from the hardware).</summary>
-    public static readonly int NR = Vector512.IsHardwareAccelerated && Avx512F.IsSupported ? 32 : 16;
+    /// <summary>True when the CPU runs the 6 × 32 AVX-512 micro-kernel.</summary>
+    public static bool WideKernelAvailable { get; } = Vector512.IsHardwareAccelerated && Avx512F.IsSupported;
+
+    /// <summary>
+    /// Selects the 6 × 32 AVX-512 micro-kernel (default where available) or the 6 × 16 256-bit one (tests use this to
+    /// cover both on one machine).
+    /// </summary>
+    public static bool UseWideKernel
+    {
+        get => _wide;
+        set => _wide = value && WideKernelAvailable;
+    }
+
+    private static bool _wide = WideKernelAvailable;
+
+    /// <summary>Columns per micro-tile of the kernel in use (16 or 32).</summary>
+    public static int NR => _wide ? 32 : 16;
 
     /// <summary>Largest number of worker threads GEMM uses (defaults to the processor count).</summary>
     public static int MaxThreads { get; set; } = Environment.ProcessorCount;
@@ -84,8 +99,10 @@ public static unsafe class Gemm
                                 int mw = Math.Min(MR, mc - ir);
                                 float* ap = aPack + (long)ir * kc;
                                 float* cp = c + (long)(ic + ir) * ldc + j0;
-                                if (nr == 32) Kernel6x32(kc, ap, bp, cp, ldc, mw, nw, alpha, beta, first, bias == null ? null : bias + j0);
-                                else Kernel6x16(kc, ap, bp, cp, ldc, mw, nw, alpha, beta, first, bias == null ? null : bias + j0);
+                                float* tile = aPack + aPackLen;
+                                if (nr == 32) Kernel6x32(kc, ap, bp, tile);
+                                else Kernel6x16(kc, ap, bp, tile);
+                                StoreTile(tile, nr, cp, ldc, mw, nw, alpha, beta, first, bias == null ? null : bias + j0);
                             }
                         }
                     }
@@ -94,7 +111,7 @@ public static unsafe class Gemm
                     {
                         Parallel.For(0, Math.Min(threads, mBlocks), new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
                         {
-                            float* aPack = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)(aPackLen * 4 + 64), 64);
+                            float* aPack = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)(aPackLen * 4 + TileBytes), 64);
                             try
                             {
                                 int workers = Math.Min(threads, mBlocks);
@@ -108,7 +125,7 @@ public static unsafe class Gemm
                     }
                     else
                     {
-                        float* aPack = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)(aPackLen * 4 + 64), 64);
+                        float* aPack = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)(aPackLen * 4 + TileBytes), 64);
                         try
                         {
                             for (int ib = 0; ib < mBlocks; ib++) Block(ib, aPack);
@@ -126,6 +143,8 @@ public static unsafe class Gemm
             System.Runtime.InteropServices.NativeMemory.AlignedFree(bPack);
         }
     }
+
+    private const int TileBytes = MR * 32 * 4;
 
     private static int RoundUp(int x, int m) => (x + m - 1) / m * m;
 
@@ -219,13 +238,15 @@ public static unsafe class Gemm
     private static Vector256<float> Fma256(Vector256<float> a, Vector256<float> b, Vector256<float> c) =>
         Fma.IsSupported ? Fma.MultiplyAdd(a, b, c) : a * b + c;
 
+    // The accumulators must not be live across any call, or RyuJIT spills them inside the loop; hence the tile is
+    // passed in (no stackalloc zeroing helper) and written back by the caller.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel6x16(int kc, float* ap, float* bp, float* c, int ldc, int mw, int nw, float alpha,
-        float beta, bool first, float* bias)
+    private static void Kernel6x16(int kc, float* ap, float* bp, float* tile)
     {
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        for (int p = 0; p < kc; p++)
+        float* aEnd = ap + (long)kc * MR;
+        do
         {
             var b0 = Vector256.Load(bp);
             var b1 = Vector256.Load(bp + 8);
@@ -244,23 +265,23 @@ public static unsafe class Gemm
             ap += MR;
             bp += 16;
         }
-        float* tile = stackalloc float[MR * 16];
+        while (ap < aEnd);
         c00.Store(tile); c01.Store(tile + 8);
         c10.Store(tile + 16); c11.Store(tile + 24);
         c20.Store(tile + 32); c21.Store(tile + 40);
         c30.Store(tile + 48); c31.Store(tile + 56);
         c40.Store(tile + 64); c41.Store(tile + 72);
         c50.Store(tile + 80); c51.Store(tile + 88);
-        StoreTile(tile, 16, c, ldc, mw, nw, alpha, beta, first, bias);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel6x32(int kc, float* ap, float* bp, float* c, int ldc, int mw, int nw, float alpha,
-        float beta, bool first, float* bias)
+    private static void Kernel6x32(int kc, float* ap, float* bp, float* tile)
     {
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        for (int p = 0; p < kc; p++)
+        // A do-while over a pointer keeps RyuJIT from spilling the accumulators on the back edge (kc ≥ 1).
+        float* aEnd = ap + (long)kc * MR;
+        do
         {
             var b0 = Vector512.Load(bp);
             var b1 = Vector512.Load(bp + 16);
@@ -279,14 +300,13 @@ public static unsafe class Gemm
             ap += MR;
             bp += 32;
         }
-        float* tile = stackalloc float[MR * 32];
+        while (ap < aEnd);
         c00.Store(tile); c01.Store(tile + 16);
         c10.Store(tile + 32); c11.Store(tile + 48);
         c20.Store(tile + 64); c21.Store(tile + 80);
         c30.Store(tile + 96); c31.Store(tile + 112);
         c40.Store(tile + 128); c41.Store(tile + 144);
         c50.Store(tile + 160); c51.Store(tile + 176);
-        StoreTile(tile, 32, c, ldc, mw, nw, alpha, beta, first, bias);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -2,7 +2,7 @@ namespace Med2E3.Native.Tests.Cuda.Runtime;
 
 /// <summary>
 /// Plain loops with the semantics of kernels/elementwise.cu and kernels/reduce.cu (f32 math, one bf16 rounding on
-/// store), plus a float64 oracle and a CPU GEMM, for the GPU conformance tests.
+/// store), plus float64 oracles and a CPU GEMM, for the GPU conformance tests of the foundation kernels and cuBLAS.
 /// </summary>
 public static class CpuReference
 {
@@ -53,69 +53,6 @@ public static class CpuReference
         }
 
         return y;
-    }
-
-    public static float Gelu(float x) => 0.5f * x * (1.0f + (float)Erf(x * 0.70710678118654752440));
-
-    public static float GeluGrad(float x)
-    {
-        float cdf = 0.5f * (1.0f + (float)Erf(x * 0.70710678118654752440));
-        float pdf = 0.39894228040143267794f * MathF.Exp(-0.5f * x * x);
-        return cdf + x * pdf;
-    }
-
-    public static double GeluExact(double x) => 0.5 * x * (1.0 + Erf(x / Math.Sqrt(2.0)));
-
-    public static float Sigmoid(float x) => 1.0f / (1.0f + MathF.Exp(-x));
-
-    public static float Silu(float x) => x * Sigmoid(x);
-
-    public static float SiluGrad(float x)
-    {
-        float s = Sigmoid(x);
-        return s * (1.0f + x * (1.0f - s));
-    }
-
-    /// <summary>
-    /// erf to about double precision (.NET has none): the Maclaurin series for |x| &lt; 2.5 and the continued fraction
-    /// of erfc beyond.
-    /// </summary>
-    public static double Erf(double x)
-    {
-        double ax = Math.Abs(x);
-        double r;
-        if (ax < 2.5)
-        {
-            // Maclaurin series: erf(x) = 2/√π Σ (−1)^n x^(2n+1) / (n! (2n+1)).
-            double term = ax;
-            double sum = ax;
-            double x2 = ax * ax;
-            for (int n = 1; n < 80; n++)
-            {
-                term *= -x2 / n;
-                double add = term / (2 * n + 1);
-                sum += add;
-                if (Math.Abs(add) < 1e-17 * Math.Abs(sum))
-                {
-                    break;
-                }
-            }
-
-            r = 2.0 / Math.Sqrt(Math.PI) * sum;
-        }
-        else
-        {
-            // erfc(x) = e^(−x²)/√π · 1/(x + 1/2/(x + 1/(x + 3/2/(x + 2/(x + …))))), evaluated bottom-up.
-            double f = ax;
-            for (int k = 60; k >= 1; k--)
-            {
-                f = ax + k / 2.0 / f;
-            }
-
-            r = 1.0 - Math.Exp(-ax * ax) / Math.Sqrt(Math.PI) / f;
-        }
-
-        return x < 0 ? -r : r;
     }
 
     // ---- reductions over the last axis ----

@@ -75,7 +75,7 @@ public class DeviceRuntimeTests(TestDevice fixture)
         using CudaGraph graph = CudaGraph.Capture(captureStream, s =>
         {
             s.Memset32(dz.Pointer, BitConverter.SingleToUInt32Bits(123f), n);
-            scale.Launch(s, Dim3.CeilDiv(n, 256), 256, 0, new KernelArgs().Add(dx).Add(dy).Add(3f).Add((long)n));
+            scale.Launch(s, Dim3.CeilDiv(n, 256), 256, 0, new KernelArgs().Add(dx).Add(dy).Add(3f).Add(0f).Add((long)n));
             add.Launch(s, Dim3.CeilDiv(n, 1024), 256, 0, new KernelArgs().Add(dy).Add(dx).Add(dz).Add((long)n));
         });
         Assert.True(graph.NodeCount >= 3, $"{graph.NodeCount} nodes");
@@ -155,7 +155,7 @@ public class DeviceRuntimeTests(TestDevice fixture)
         Assert.Throws<FileNotFoundException>(() => Device.GetKernel("no_such_file.cu", "k"));
         CudaKernel k = Device.GetKernel("elementwise.cu", "scale_fwd_f32");
         var e = Assert.Throws<ArgumentOutOfRangeException>(() =>
-            k.Launch(Stream, 1, k.MaxThreadsPerBlock + 1, 0, new KernelArgs().Add(0UL).Add(0UL).Add(1f).Add(0L)));
+            k.Launch(Stream, 1, k.MaxThreadsPerBlock + 1, 0, new KernelArgs().Add(0UL).Add(0UL).Add(1f).Add(0f).Add(0L)));
         Assert.Contains("scale_fwd_f32", e.Message, StringComparison.Ordinal);
         Assert.True(k.Registers > 0);
         Assert.Same(k, Device.GetKernel("elementwise", "scale_fwd_f32"));

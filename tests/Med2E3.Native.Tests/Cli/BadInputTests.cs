@@ -39,6 +39,80 @@ public class BadInputTests
         Assert.Equal([$"med2e3: {tmp.Path}: is a folder; --volume expects a .npy, .nii or .nii.gz file"], r.ErrLines);
     }
 
+    /// <summary>A .npy file (format 1.0, little-endian float32) with the given shape text and raw voxel bytes.</summary>
+    internal static byte[] Npy(string shape, float[] voxels, string descr = "<f4")
+    {
+        string header = $"{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}";
+        int pad = 64 - (10 + header.Length + 1) % 64;
+        header = header + new string(' ', pad % 64) + "\n";
+        var bytes = new List<byte>();
+        bytes.AddRange([0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y', 1, 0]);
+        bytes.AddRange(BitConverter.GetBytes((ushort)header.Length));
+        bytes.AddRange(System.Text.Encoding.ASCII.GetBytes(header));
+        foreach (float v in voxels) bytes.AddRange(BitConverter.GetBytes(v));
+        return [.. bytes];
+    }
+
+    static float[] Random(int n, int seed = 7)
+    {
+        var rng = new Random(seed);
+        return [.. Enumerable.Range(0, n).Select(_ => (float)rng.NextDouble() * 0.9f + 0.05f)];
+    }
+
+    static CliRunner.Result GenerateOn(string volume, params string[] extra) =>
+        CliRunner.Run(["generate", "--checkpoint", Checkpoint, "--volume", volume, "-q", "hi", "--device", "cpu", .. extra]);
+
+    public static TheoryData<string, string, byte[], string> BadVolumes() => new()
+    {
+        { "NaN voxels", "nan.npy", Npy("(1, 8, 32, 32)", [.. Random(8 * 32 * 32).Select((v, i) => i == 1000 ? float.NaN : v)]),
+          "1 NaN and 0 infinite voxel(s), the first at (d, h, w) = (0, 31, 8)" },
+        { "two channels", "channels.npy", Npy("(2, 8, 32, 32)", Random(2 * 8 * 32 * 32)),
+          "shape (2, 8, 32, 32) has 2 channels; only single-channel volumes (1, D, H, W) are supported" },
+        { "2-D array", "flat.npy", Npy("(32, 32)", Random(32 * 32)), "shape (32, 32) is not (D, H, W) or (1, D, H, W)" },
+        { "truncated data", "short.npy", Npy("(1, 8, 32, 32)", Random(100)),
+          "truncated data: expected 32768 bytes of float32 voxels ('<f4') after the 128-byte header, the file ends after 400" },
+        { "malformed npy header", "header.npy", [0x93, .. "NUMPY\u0001\u0000\u0010\u0000{'descr': '<f4',\n"u8], "malformed .npy header: expected a quoted string at character 16 of" },
+        { "empty file", "empty.nii", [], "the file is empty" },
+        { "not a volume", "text.nii.gz", System.Text.Encoding.ASCII.GetBytes("hello, this is not a volume at all"), "unknown volume format" },
+        { "malformed NIfTI header", "bad.nii", MalformedNifti(), "bad NIfTI-1 magic 78 2B 31 00 (expected 'n+1')" },
+    };
+
+    /// <summary>A NIfTI-1 header (sizeof_hdr 348) with a broken magic.</summary>
+    static byte[] MalformedNifti()
+    {
+        var bytes = new byte[352];
+        BitConverter.GetBytes(348).CopyTo(bytes, 0);
+        BitConverter.GetBytes((short)3).CopyTo(bytes, 40); // dim[0]
+        "x+1\0"u8.ToArray().CopyTo(bytes, 344);
+        return bytes;
+    }
+
+    [Theory]
+    [MemberData(nameof(BadVolumes))]
+    public void BadVolumeFile(string what, string name, byte[] content, string problem)
+    {
+        using var tmp = new CliRunner.TempDir();
+        string path = tmp.File(name);
+        File.WriteAllBytes(path, content);
+        var r = GenerateOn(path);
+        Assert.True(r.ExitCode == ExitCodes.BadInput, $"{what}: {r}");
+        string line = Assert.Single(r.ErrLines, l => l.StartsWith("med2e3: "));
+        Assert.StartsWith($"med2e3: {path}: ", line);
+        Assert.Contains(problem, line);
+        Assert.DoesNotContain("   at ", r.Err);
+    }
+
+    [Fact]
+    public void VerboseAddsTheStackTrace()
+    {
+        using var tmp = new CliRunner.TempDir();
+        string path = tmp.File("flat.npy");
+        File.WriteAllBytes(path, Npy("(32, 32)", Random(32 * 32)));
+        var r = GenerateOn(path, "--verbose");
+        Assert.Equal(ExitCodes.BadInput, r.ExitCode);
+        Assert.Contains("   at ", r.Err);
+    }
+
     [Fact]
     public void BatchMissingDataFile()
     {
@@ -58,5 +132,42 @@ public class BadInputTests
         Assert.True(r.ExitCode == ExitCodes.DeviceUnavailable, r.ToString());
         Assert.Single(r.ErrLines);
         Assert.StartsWith("med2e3: --device cuda: ", r.ErrLines[0]);
+    }
+
+    [Fact]
+    public void InfoSummarisesTheFixtureCheckpoint()
+    {
+        var r = CliRunner.Run("info", "--checkpoint", Checkpoint);
+        Assert.True(r.ExitCode == ExitCodes.Ok, r.ToString());
+        Assert.Contains("CUDA", r.Out);
+        Assert.Contains("NVRTC", r.Out);
+        Assert.Contains("OK: every tensor matches the configs", r.Out);
+    }
+
+    [Fact]
+    public void CheckpointThatDoesNotMatchItsConfig()
+    {
+        using var tmp = new CliRunner.TempDir();
+        string copy = Path.Combine(tmp.Path, "checkpoint");
+        CopyDirectory(CliRunner.FixtureDir, tmp.Path);
+        string config = Path.Combine(copy, "llm", "config.json");
+        File.WriteAllText(config, File.ReadAllText(config).Replace("\"intermediate_size\": 96", "\"intermediate_size\": 128"));
+
+        var r = CliRunner.Run("info", "--checkpoint", copy);
+        Assert.True(r.ExitCode == ExitCodes.Checkpoint, r.ToString());
+        string weights = Path.Combine(copy, "llm", "pytorch_model.bin");
+        Assert.Equal([$"error: {weights}: tensor 'model.layers.0.mlp.gate_up_proj.weight' has shape [192,64], "
+            + "the config expects [256,64] (and 3 more, listed above)"], r.ErrLines);
+        Assert.DoesNotContain("   at ", r.Err);
+    }
+
+    internal static void CopyDirectory(string from, string to)
+    {
+        foreach (string file in Directory.GetFiles(from, "*", SearchOption.AllDirectories))
+        {
+            string target = Path.Combine(to, Path.GetRelativePath(from, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
     }
 }

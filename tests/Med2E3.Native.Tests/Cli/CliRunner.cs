@@ -17,7 +17,7 @@ internal static class CliRunner
     {
         var stdout = new StringWriter();
         var stderr = new StringWriter();
-        int code = CommandTree.Run(args, stdout, stderr);
+        int code = Program.Run(args, stdout, stderr);
         return new Result(code, stdout.ToString(), stderr.ToString());
     }
 

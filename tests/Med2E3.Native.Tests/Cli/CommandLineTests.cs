@@ -37,7 +37,7 @@ public class CommandLineTests
     [InlineData(new[] { "generate", "--demo", "--seed", "x" }, "--seed expects a whole number, got 'x'")]
     [InlineData(new[] { "generate" }, "generate needs --checkpoint, --volume, --question (or --demo)")]
     [InlineData(new[] { "generate", "--volume", "v.npy" }, "generate needs --checkpoint, --question (or --demo)")]
-    [InlineData(new[] { "generate", "--demo", "--checkpoint", "x" }, "--demo brings its own checkpoint and volume; drop --checkpoint/--volume or drop --demo")]
+    [InlineData(new[] { "generate", "--demo", "--checkpoint", "x" }, "--demo brings its own checkpoint; drop --checkpoint or drop --demo")]
     [InlineData(new[] { "batch", "--data", "d.json" }, "Option '--checkpoint' is required.")]
     [InlineData(new[] { "golden-check" }, "Option '--fixture' is required.")]
     public void UsageErrorsExitWith2AndOneMessage(string[] args, string message)
@@ -56,5 +56,22 @@ public class CommandLineTests
         var r = CliRunner.Run("generate", "--checkpoint", "/nonexistent-ckpt", "--volume", "v.npy", "-q", "x",
             "--window", "-1000,400", "--device", "cpu");
         Assert.True(r.ExitCode == ExitCodes.Checkpoint, r.ToString());
+    }
+
+    [Fact]
+    public void GoldenCheckPassesOnTheFixture()
+    {
+        var r = CliRunner.Run("golden-check", "--fixture", CliRunner.FixtureDir, "--device", "cpu");
+        Assert.True(r.ExitCode == ExitCodes.Ok, r.ToString());
+        Assert.Contains("PASS:", r.Out);
+    }
+
+    [Fact]
+    public void GoldenCheckOnAFolderWithoutAFixture()
+    {
+        using var tmp = new CliRunner.TempDir();
+        var r = CliRunner.Run("golden-check", "--fixture", tmp.Path);
+        Assert.True(r.ExitCode == ExitCodes.BadInput, r.ToString());
+        Assert.Equal([$"med2e3: {tmp.File("fixture.json")}: file not found"], r.ErrLines);
     }
 }

@@ -1,0 +1,38 @@
+using Med2E3.Native.Models.Input;
+
+namespace Med2E3.Native.Cli.Commands;
+
+/// <summary>
+/// Reads a volume file and turns it into the network's input: <see cref="VolumeReader.Read(string, VolumeReadOptions?)"/>
+/// (.npy, NIfTI-1/2, gzip; canonical orientation; NaN/Inf rejected), then <see cref="Preprocess.Run(Volume, PreprocessOptions?)"/>
+/// (optional CT window, min–max, CropForeground, trilinear resize) to the size the checkpoint's 3D encoder takes.
+/// </summary>
+public static class VolumeInput
+{
+    /// <param name="Source">The volume as read, (D0, H0, W0).</param>
+    /// <param name="Input">The model input, (D, H, W) = the checkpoint's <c>img_size</c>.</param>
+    public sealed record Prepared(Volume Source, PreprocessResult Input);
+
+    /// <param name="path">The volume file.</param>
+    /// <param name="imgSize">(D, H, W) from <c>vision3d_model/config.json</c> (<c>img_size</c>).</param>
+    /// <param name="window">Optional intensity window; it implies min–max scaling afterwards, also for .npy.</param>
+    /// <exception cref="CliException">Exit code 3 with "FILE: problem" when the file cannot be used.</exception>
+    public static Prepared Read(string path, IReadOnlyList<int> imgSize, (float Lower, float Upper)? window)
+    {
+        if (imgSize.Count != 3 || imgSize.Any(n => n < 1))
+            throw CliException.Checkpoint($"vision3d img_size [{string.Join(", ", imgSize)}] is not a (D, H, W) size");
+        if (Directory.Exists(path))
+            throw CliException.BadInput($"{path}: is a folder; --volume expects a .npy, .nii or .nii.gz file");
+        if (!File.Exists(path))
+            throw CliException.BadInput($"{path}: volume file not found");
+
+        Volume volume = CliException.Guard(ExitCodes.BadInput, path, () => VolumeReader.Read(path));
+        var options = PreprocessOptions.Default.WithTarget(imgSize[0], imgSize[1], imgSize[2]) with
+        {
+            Window = window is { } w ? (w.Lower, w.Upper) : null,
+            MinMaxNormalize = window is null ? null : true,
+        };
+        PreprocessResult input = CliException.Guard(ExitCodes.BadInput, path, () => Preprocess.Run(volume, options));
+        return new Prepared(volume, input);
+    }
+}
