@@ -1,17 +1,25 @@
-// activations.cu — pointwise activations and Phi-3's gated SiLU, forward and backward.
+// activations.cu — pointwise unary functions (activations, exp, log, …) and Phi-3's gated SiLU, forward and backward.
 //
 // defines:  gelu_fwd_f32, gelu_fwd_bf16, gelu_bwd_f32, gelu_bwd_bf16,
 //           gelu_tanh_fwd_f32, gelu_tanh_fwd_bf16, gelu_tanh_bwd_f32, gelu_tanh_bwd_bf16,
 //           silu_fwd_f32, silu_fwd_bf16, silu_bwd_f32, silu_bwd_bf16,
 //           tanh_fwd_f32, tanh_fwd_bf16, tanh_bwd_f32, tanh_bwd_bf16,
+//           sigmoid_fwd_f32, sigmoid_fwd_bf16, sigmoid_bwd_f32, sigmoid_bwd_bf16,
+//           relu_fwd_f32, relu_fwd_bf16, relu_bwd_f32, relu_bwd_bf16,
+//           neg_fwd_f32, neg_fwd_bf16, neg_bwd_f32, neg_bwd_bf16, exp_fwd_f32, exp_fwd_bf16, exp_bwd_f32, exp_bwd_bf16,
+//           log_fwd_f32, log_fwd_bf16, log_bwd_f32, log_bwd_bf16, sqrt_fwd_f32, sqrt_fwd_bf16, sqrt_bwd_f32,
+//           sqrt_bwd_bf16,
 //           gated_silu_fwd_f32, gated_silu_fwd_bf16, gated_silu_bwd_f32, gated_silu_bwd_bf16
 // math:     gelu (exact):  y = ½x(1 + erf(x/√2))                dy/dx = ½(1 + erf(x/√2)) + x·exp(−x²/2)/√(2π)
 //           gelu_tanh:     u = √(2/π)(x + 0.044715x³), t = tanh u, y = ½x(1 + t)
 //                          dy/dx = ½(1 + t) + ½x(1 − t²)·√(2/π)(1 + 3·0.044715x²)
 //           silu:          y = x·σ(x)                            dy/dx = σ(x)(1 + x(1 − σ(x)))
 //           tanh:          y = tanh x                            dy/dx = 1 − tanh²x
+//           sigmoid:       y = σ(x) = 1/(1 + e^−x)               dy/dx = σ(x)(1 − σ(x))
+//           relu:          y = max(x, 0)                         dy/dx = 1 if x > 0 else 0
+//           neg, exp, log, sqrt: −x, eˣ, ln x, √x                −1, eˣ, 1/x, 1/(2√x)
 //           gated_silu:    gate = gu[r, 0:F], up = gu[r, F:2F] (Phi-3 gate_up_proj: gate first)
-//                          y[r,f] = round_T(up · round_T(silu(gate)))          (the bf16 rounding of the reference)
+//                          y[r,f] = up · silu(gate)
 //                          dgate = dy·up·silu'(gate), dup = dy·silu(gate), written to dgu[r, 0:F] and dgu[r, F:2F]
 //           every backward takes the forward input x (not y) and writes dx = dy · dy/dx (not accumulated)
 // shapes:   pointwise: x, y, dy, dx (n) contiguous, f32 or bf16, any n.
@@ -20,9 +28,10 @@
 //           gated:     grid-stride over N·F outputs, same launch rule with n = N·F
 // floor:    memory-bound, (in + out) bytes per element (bwd: 2 in + 1 out); not yet measured on a device.
 // variants: default only (4-wide vector loads when n % 4 == 0 and every pointer is aligned, scalar otherwise)
-// ref:      src/Med2E3.Native.Ops/Ops/Activations.cs → Gelu / GeluTanh / Silu / Tanh / GatedSilu .CpuForward, .CpuBackward
-// verify:   dotnet run -c Release --project tests/Med2E3.Native.Tests.Cuda -- -class *Activation*
-//           bench: med2e3-bench gelu_tanh
+// ref:      src/Med2E3.Native.Ops/Ops/Elementwise.cs → Elementwise.UnaryReference / .UnaryBackwardReference,
+//           Elementwise.GatedSiluReference / .GatedSiluBackwardReference
+// verify:   dotnet run -c Release --project tests/Med2E3.Native.Tests.Cuda -- -namespace Med2E3.Native.Tests.Cuda.Ops
+//           (PointwiseConformanceTests, SharedOpCaseTests)    bench: none (memory-bound, off the critical path)
 
 #include "common.cuh"
 
@@ -51,6 +60,33 @@ struct Silu {
         const float s = sigmoid(x);
         return s * (1.0f + x * (1.0f - s));
     }
+};
+struct Sigmoid {
+    __device__ static float f(float x) { return sigmoid(x); }
+    __device__ static float df(float x) {
+        const float s = sigmoid(x);
+        return s * (1.0f - s);
+    }
+};
+struct Relu {
+    __device__ static float f(float x) { return x > 0.0f ? x : 0.0f; }
+    __device__ static float df(float x) { return x > 0.0f ? 1.0f : 0.0f; }
+};
+struct Neg {
+    __device__ static float f(float x) { return -x; }
+    __device__ static float df(float) { return -1.0f; }
+};
+struct Exp {
+    __device__ static float f(float x) { return expf(x); }
+    __device__ static float df(float x) { return expf(x); }
+};
+struct Log {
+    __device__ static float f(float x) { return logf(x); }
+    __device__ static float df(float x) { return 1.0f / x; }
+};
+struct Sqrt {
+    __device__ static float f(float x) { return sqrtf(x); }
+    __device__ static float df(float x) { return 0.5f / sqrtf(x); }
 };
 struct Tanh {
     __device__ static float f(float x) { return tanhf(x); }
@@ -135,6 +171,60 @@ extern "C" __global__ void tanh_bwd_bf16(const bf16_t* x, const bf16_t* dy, bf16
     act_bwd<Tanh>(x, dy, dx, n);
 }
 
+extern "C" __global__ void sigmoid_fwd_f32(const float* x, float* y, i64 n) { act_fwd<Sigmoid>(x, y, n); }
+extern "C" __global__ void sigmoid_fwd_bf16(const bf16_t* x, bf16_t* y, i64 n) { act_fwd<Sigmoid>(x, y, n); }
+extern "C" __global__ void sigmoid_bwd_f32(const float* x, const float* dy, float* dx, i64 n) {
+    act_bwd<Sigmoid>(x, dy, dx, n);
+}
+extern "C" __global__ void sigmoid_bwd_bf16(const bf16_t* x, const bf16_t* dy, bf16_t* dx, i64 n) {
+    act_bwd<Sigmoid>(x, dy, dx, n);
+}
+
+extern "C" __global__ void relu_fwd_f32(const float* x, float* y, i64 n) { act_fwd<Relu>(x, y, n); }
+extern "C" __global__ void relu_fwd_bf16(const bf16_t* x, bf16_t* y, i64 n) { act_fwd<Relu>(x, y, n); }
+extern "C" __global__ void relu_bwd_f32(const float* x, const float* dy, float* dx, i64 n) {
+    act_bwd<Relu>(x, dy, dx, n);
+}
+extern "C" __global__ void relu_bwd_bf16(const bf16_t* x, const bf16_t* dy, bf16_t* dx, i64 n) {
+    act_bwd<Relu>(x, dy, dx, n);
+}
+
+extern "C" __global__ void neg_fwd_f32(const float* x, float* y, i64 n) { act_fwd<Neg>(x, y, n); }
+extern "C" __global__ void neg_fwd_bf16(const bf16_t* x, bf16_t* y, i64 n) { act_fwd<Neg>(x, y, n); }
+extern "C" __global__ void neg_bwd_f32(const float* x, const float* dy, float* dx, i64 n) {
+    act_bwd<Neg>(x, dy, dx, n);
+}
+extern "C" __global__ void neg_bwd_bf16(const bf16_t* x, const bf16_t* dy, bf16_t* dx, i64 n) {
+    act_bwd<Neg>(x, dy, dx, n);
+}
+
+extern "C" __global__ void exp_fwd_f32(const float* x, float* y, i64 n) { act_fwd<Exp>(x, y, n); }
+extern "C" __global__ void exp_fwd_bf16(const bf16_t* x, bf16_t* y, i64 n) { act_fwd<Exp>(x, y, n); }
+extern "C" __global__ void exp_bwd_f32(const float* x, const float* dy, float* dx, i64 n) {
+    act_bwd<Exp>(x, dy, dx, n);
+}
+extern "C" __global__ void exp_bwd_bf16(const bf16_t* x, const bf16_t* dy, bf16_t* dx, i64 n) {
+    act_bwd<Exp>(x, dy, dx, n);
+}
+
+extern "C" __global__ void log_fwd_f32(const float* x, float* y, i64 n) { act_fwd<Log>(x, y, n); }
+extern "C" __global__ void log_fwd_bf16(const bf16_t* x, bf16_t* y, i64 n) { act_fwd<Log>(x, y, n); }
+extern "C" __global__ void log_bwd_f32(const float* x, const float* dy, float* dx, i64 n) {
+    act_bwd<Log>(x, dy, dx, n);
+}
+extern "C" __global__ void log_bwd_bf16(const bf16_t* x, const bf16_t* dy, bf16_t* dx, i64 n) {
+    act_bwd<Log>(x, dy, dx, n);
+}
+
+extern "C" __global__ void sqrt_fwd_f32(const float* x, float* y, i64 n) { act_fwd<Sqrt>(x, y, n); }
+extern "C" __global__ void sqrt_fwd_bf16(const bf16_t* x, bf16_t* y, i64 n) { act_fwd<Sqrt>(x, y, n); }
+extern "C" __global__ void sqrt_bwd_f32(const float* x, const float* dy, float* dx, i64 n) {
+    act_bwd<Sqrt>(x, dy, dx, n);
+}
+extern "C" __global__ void sqrt_bwd_bf16(const bf16_t* x, const bf16_t* dy, bf16_t* dx, i64 n) {
+    act_bwd<Sqrt>(x, dy, dx, n);
+}
+
 // ---- gated SiLU (Phi-3 MLP) ---------------------------------------------------------------------------------------
 
 // One output element per step: a row of y is F wide, its gate and up inputs sit F apart in the same gu row, so
@@ -146,8 +236,7 @@ __device__ __forceinline__ void gated_silu_fwd_impl(const T* gu, T* y, int rows,
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
         const size_t r = i / F, f = i - r * F;
         const T* row = gu + r * 2 * F;
-        const float a = round_as(y, Silu::f(ld_f32(row + f)));
-        st_f32(y + i, ld_f32(row + F + f) * a);
+        st_f32(y + i, ld_f32(row + F + f) * Silu::f(ld_f32(row + f)));
     }
 }
 

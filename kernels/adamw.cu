@@ -6,17 +6,18 @@
 //             m ← β1·m + (1 − β1)·g
 //             v ← β2·v + (1 − β2)·g²
 //             p ← p − (lr / bc1) · m / (√v / √bc2 + eps)
-//           bf16 parameters are updated in f32 and rounded once (round-to-nearest-even); m and v stay f32.
+//           bf16 parameters and moments are updated in f32 and rounded once each (round-to-nearest-even).
 //           sumsq: acc += Σ x² (each thread sums in double, one atomicAdd per warp into a double accumulator the
 //           caller zeroed); the global norm for clipping is √ of the sum over all gradients.
-// shapes:   param, grad (n) contiguous, f32 (adamw_fwd_f32) or bf16 (adamw_fwd_bf16); m, v (n) f32.
+// shapes:   param, grad, m, v (n) contiguous, all f32 (adamw_fwd_f32) or all bf16 (adamw_fwd_bf16).
 //           sumsq: x (n) f32 or bf16, acc one double.
 // launch:   grid-stride: grid min(ceil_div(n, 256), 8·SMs), block 256
-// floor:    memory-bound: f32 step reads p, g, m, v and writes p, m, v: 28 bytes per element; not yet measured.
+// floor:    memory-bound: the step reads p, g, m, v and writes p, m, v: 7·sizeof(T) bytes per element;
+//           not yet measured on a device.
 // variants: default only
-// ref:      src/Med2E3.Native.Ops/Ops/Optim.cs → AdamW.CpuStep, ClipGradNorm.CpuSumOfSquares
-// verify:   dotnet run -c Release --project tests/Med2E3.Native.Tests.Cuda -- -class *AdamW*
-//           bench: med2e3-bench adamw
+// ref:      src/Med2E3.Native.Ops/Ops/Optim.cs → Optim.AdamWReference, Optim.SumOfSquaresReference
+// verify:   dotnet run -c Release --project tests/Med2E3.Native.Tests.Cuda -- -namespace Med2E3.Native.Tests.Cuda.Ops
+//           (ConvPoolOptimConformanceTests, SharedOpCaseTests)    bench: none (memory-bound, off the critical path)
 
 #include "common.cuh"
 
@@ -24,8 +25,8 @@
 struct AdamWStepParams {
     void* param;         // (n) parameters, updated in place, f32 or bf16
     const void* grad;    // (n) gradients, dtype of param
-    float* m;            // (n) first moment, f32, updated in place
-    float* v;            // (n) second moment, f32, updated in place
+    void* m;             // (n) first moment, dtype of param, updated in place
+    void* v;             // (n) second moment, dtype of param, updated in place
     size_t n;            // element count
     float lr;            // learning rate
     float beta1;         // first-moment decay
@@ -48,10 +49,10 @@ __device__ __forceinline__ void adamw_impl(const AdamWStepParams& p) {
     const size_t stride = (size_t)gridDim.x * blockDim.x;
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < p.n; i += stride) {
         const float g = ld_f32(grad + i);
-        const float m = p.beta1 * p.m[i] + (1.0f - p.beta1) * g;
-        const float v = p.beta2 * p.v[i] + (1.0f - p.beta2) * g * g;
-        p.m[i] = m;
-        p.v[i] = v;
+        const float m = p.beta1 * ld_f32((T*)p.m + i) + (1.0f - p.beta1) * g;
+        const float v = p.beta2 * ld_f32((T*)p.v + i) + (1.0f - p.beta2) * g * g;
+        st_f32((T*)p.m + i, m);
+        st_f32((T*)p.v + i, v);
         const float w = ld_f32(param + i) * decay;
         st_f32(param + i, w - step * m / (sqrtf(v) * rbc2 + p.eps));
     }

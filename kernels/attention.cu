@@ -5,7 +5,7 @@
 //           attention_bwd_dq_f32, attention_bwd_dq_bf16,
 //           attention_decode_f32, attention_decode_bf16, attention_decode_combine_f32, attention_decode_combine_bf16
 // math:     per batch b, head h, query i, key j (off = Tk − Tq, so the last query sits on the last key):
-//           s[i,j] = scale · q[i]·k[j] + mask[b,j]                      (mask optional, additive, f32)
+//           s[i,j] = scale · q[i]·k[j] + mask[b,j]                      (mask optional, additive, dtype of q)
 //           j is excluded when j ≥ Tk, or causal and j > i + off
 //           o[i]   = Σ_j softmax_j(s[i,:]) · v[j]                       (excluded j get weight 0)
 //           lse[i] = ln Σ_{j kept} exp(s[i,j])                          (saved for the backward; −inf if none kept)
@@ -33,9 +33,9 @@
 // variants: default (no suffix): SIMT, f32 accumulation, one code path for every Dh ≤ 128.
 //           A bf16 tensor-core variant (mma.sync m16n8k16) is planned as attention_fwd_bf16_v2; it does not exist
 //           yet.
-// ref:      src/Med2E3.Native.Ops/Ops/Attention.cs → Attention.CpuForward / Attention.CpuBackward
-// verify:   dotnet run -c Release --project tests/Med2E3.Native.Tests.Cuda -- -class *Attention*
-//           bench: med2e3-bench attention --shape 1x12x2049x64
+// ref:      src/Med2E3.Native.Ops/Ops/Attention.cs → Attention.Reference / Attention.BackwardReference
+// verify:   dotnet run -c Release --project tests/Med2E3.Native.Tests.Cuda -- -namespace Med2E3.Native.Tests.Cuda.Ops
+//           (AttentionConformanceTests, SharedOpCaseTests)    bench: med2e3-bench kernels --op attention
 
 #include "common.cuh"
 
@@ -47,7 +47,7 @@ struct AttentionParams {
     void* o;            // (B, H, Tq, Dh) output (fwd, decode_combine) / forward output (bwd_delta), strides o_*
     float* lse;         // (B, H, Tq) log-sum-exp of the scaled logits: written by fwd and decode_combine (may be
                         // null there), read by the backward
-    const float* mask;  // (B, Tk) additive key mask, f32, or null
+    const void* mask;   // (B, Tk) additive key mask, dtype of q, or null
     const void* dout;   // bwd: (B, H, Tq, Dh) upstream gradient, strides do_*
     void* dq;           // bwd_dq: query gradient, strides dq_*
     void* dk;           // bwd_dkdv: key gradient, strides dk_*
@@ -119,7 +119,7 @@ __device__ __forceinline__ void attention_fwd_impl(const AttentionParams& p) {
     const T* qg = (const T*)p.q + att_off(b, h, 0, p.q_sb, p.q_sh, 0);
     const T* kg = (const T*)p.k + att_off(b, h, 0, p.k_sb, p.k_sh, 0);
     const T* vg = (const T*)p.v + att_off(b, h, 0, p.v_sb, p.v_sh, 0);
-    const float* maskb = p.mask ? p.mask + (size_t)b * p.tk : nullptr;
+    const T* maskb = p.mask ? (const T*)p.mask + (size_t)b * p.tk : nullptr;
 
     att_load_tile(Qs, ld, qg, p.q_st, q0, ATT_BQ, p.tq, Dh, p.scale * LOG2E_F);
     // With causal masking no query of this tile sees keys past its last query; those tiles are skipped.
@@ -148,7 +148,7 @@ __device__ __forceinline__ void attention_fwd_impl(const AttentionParams& p) {
         for (int jj = 0; jj < ATT_BK / 4; ++jj) {
             const int key = k0 + sub + 4 * jj;
             const bool keep = key < p.tk && (!p.causal || key <= qi + off);
-            s[jj] = keep ? s[jj] + (maskb ? maskb[key] * LOG2E_F : 0.0f) : neg_inf();
+            s[jj] = keep ? s[jj] + (maskb ? ld_f32(maskb + key) * LOG2E_F : 0.0f) : neg_inf();
             mt = fmaxf(mt, s[jj]);
         }
         mt = fmaxf(mt, __shfl_xor_sync(0xffffffffu, mt, 1));
@@ -223,7 +223,8 @@ extern "C" __global__ void attention_bwd_delta_bf16(AttentionParams p) { attenti
 __device__ __forceinline__ void att_p_ds(float qk, float dp, float lse, float delta, bool keep, float maskv,
                                          float scale2, float& P, float& dS) {
     const float s = qk * scale2 + maskv * LOG2E_F;
-    P = (keep && s != neg_inf()) ? exp2f(s - lse * LOG2E_F) : 0.0f;
+    // lse = −inf only for a row without kept keys, where keep is already false for every key.
+    P = (keep && s != neg_inf() && lse != neg_inf()) ? exp2f(s - lse * LOG2E_F) : 0.0f;
     dS = P * (dp - delta);
 }
 
@@ -247,7 +248,7 @@ __device__ __forceinline__ void attention_bwd_dkdv_impl(const AttentionParams& p
     const int off = p.tk - p.tq;
     const T* qg = (const T*)p.q + att_off(b, h, 0, p.q_sb, p.q_sh, 0);
     const T* dog = (const T*)p.dout + att_off(b, h, 0, p.do_sb, p.do_sh, 0);
-    const float maskv = (p.mask && key < p.tk) ? p.mask[(size_t)b * p.tk + key] : 0.0f;
+    const float maskv = (p.mask && key < p.tk) ? ld_f32((const T*)p.mask + (size_t)b * p.tk + key) : 0.0f;
     const float scale2 = p.scale * LOG2E_F;
 
     att_load_tile(Ks, ld, (const T*)p.k + att_off(b, h, 0, p.k_sb, p.k_sh, 0), p.k_st, k0, ATT_BK, p.tk, Dh, 1.0f);
@@ -339,7 +340,7 @@ __device__ __forceinline__ void attention_bwd_dq_impl(const AttentionParams& p) 
     const int off = p.tk - p.tq;
     const T* kg = (const T*)p.k + att_off(b, h, 0, p.k_sb, p.k_sh, 0);
     const T* vg = (const T*)p.v + att_off(b, h, 0, p.v_sb, p.v_sh, 0);
-    const float* maskb = p.mask ? p.mask + (size_t)b * p.tk : nullptr;
+    const T* maskb = p.mask ? (const T*)p.mask + (size_t)b * p.tk : nullptr;
     const float scale2 = p.scale * LOG2E_F;
 
     att_load_tile(Qs, ld, (const T*)p.q + att_off(b, h, 0, p.q_sb, p.q_sh, 0), p.q_st, q0, ATT_BQ, p.tq, Dh, 1.0f);
@@ -374,7 +375,8 @@ __device__ __forceinline__ void attention_bwd_dq_impl(const AttentionParams& p) 
             const int kk = sub + 4 * jj, key = k0 + kk;
             const bool keep = qi < p.tq && key < p.tk && (!p.causal || key <= qi + off);
             float P, dS;
-            att_p_ds(qk[jj], dp[jj], lse, delta, keep, (maskb && key < p.tk) ? maskb[key] : 0.0f, scale2, P, dS);
+            att_p_ds(qk[jj], dp[jj], lse, delta, keep, (maskb && key < p.tk) ? ld_f32(maskb + key) : 0.0f, scale2,
+                P, dS);
             dSs[r * (ATT_BKB + 1) + kk] = dS;
         }
         __syncwarp();
@@ -431,7 +433,7 @@ __device__ __forceinline__ void attention_decode_impl(const AttentionParams& p) 
         float s = 0.0f;
         for (int d = lane; d < Dh; d += 32) s += qs[d] * ld_f32(kr + d);
         s = warp_sum(s);
-        if (lane == 0) sc[kk] = s + (p.mask ? p.mask[(size_t)b * p.tk + j0 + kk] * LOG2E_F : 0.0f);
+        if (lane == 0) sc[kk] = s + (p.mask ? ld_f32((const T*)p.mask + (size_t)b * p.tk + j0 + kk) * LOG2E_F : 0.0f);
     }
     __syncthreads();
     float m = neg_inf();
@@ -505,8 +507,11 @@ __device__ __forceinline__ void attention_decode_combine_impl(const AttentionPar
         }
         st_f32(og + d, o * inv);
     }
-    if (p.lse && threadIdx.x == 0) p.lse[(size_t)bh * p.tq + p.tq - 1] = L > 0.0f ? (M + log2f(L)) * LN2_F : neg_inf();
+    if (p.lse && threadIdx.x == 0)
+        p.lse[(size_t)bh * p.tq + p.tq - 1] = L > 0.0f ? (M + log2f(L)) * LN2_F : neg_inf();
 }
 
 extern "C" __global__ void attention_decode_combine_f32(AttentionParams p) { attention_decode_combine_impl<float>(p); }
-extern "C" __global__ void attention_decode_combine_bf16(AttentionParams p) { attention_decode_combine_impl<bf16_t>(p); }
+extern "C" __global__ void attention_decode_combine_bf16(AttentionParams p) {
+    attention_decode_combine_impl<bf16_t>(p);
+}

@@ -13,9 +13,9 @@
 //           grid min(ceil_div(n, 1024), 8·SMs), block 256
 // floor:    memory-bound, n·(src + dst) bytes; not yet measured on a device.
 // variants: default only
-// ref:      src/Med2E3.Native.Ops/Ops/Cast.cs → Cast.CpuForward
-// verify:   dotnet run -c Release --project tests/Med2E3.Native.Tests.Cuda -- -class *Cast*
-//           bench: med2e3-bench cast
+// ref:      src/Med2E3.Native.Tensors/TensorMath.cs → TensorMath.CpuCopy (Precision.FloatToBf16, (Half) casts)
+// verify:   dotnet run -c Release --project tests/Med2E3.Native.Tests.Cuda -- -namespace Med2E3.Native.Tests.Cuda.Ops
+//           (PointwiseConformanceTests, SharedOpCaseTests)    bench: none (memory-bound, off the critical path)
 
 #include "common.cuh"
 

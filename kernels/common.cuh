@@ -149,11 +149,6 @@ __device__ __forceinline__ float ld_f32(const bf16_t* p) { return bf16_to_f32(*p
 __device__ __forceinline__ void st_f32(float* p, float v) { *p = v; }
 __device__ __forceinline__ void st_f32(bf16_t* p, float v) { *p = f32_to_bf16(v); }
 
-// Rounds an f32 value through the storage type: identity for f32, round-to-nearest-even for bf16. Used where the
-// CPU reference rounds an intermediate to the tensor's dtype (e.g. RMSNorm's normalised value before the weight).
-__device__ __forceinline__ float round_as(const float*, float v) { return v; }
-__device__ __forceinline__ float round_as(const bf16_t*, float v) { return bf16_to_f32(f32_to_bf16(v)); }
-
 // Online-softmax merge of two partial states (max m, sum of exp(x − m) l). Either side may be empty (m = −inf).
 __device__ __forceinline__ void softmax_merge(float& m, float& l, float m2, float l2) {
     const float mn = fmaxf(m, m2);
@@ -178,7 +173,9 @@ __device__ __forceinline__ void ld4_f32(const bf16_t* p, float v[4]) {
     v[2] = bf16_lo(t.y);
     v[3] = bf16_hi(t.y);
 }
-__device__ __forceinline__ void st4_f32(float* p, const float v[4]) { store_f32x4(p, make_float4(v[0], v[1], v[2], v[3])); }
+__device__ __forceinline__ void st4_f32(float* p, const float v[4]) {
+    store_f32x4(p, make_float4(v[0], v[1], v[2], v[3]));
+}
 __device__ __forceinline__ void st4_f32(bf16_t* p, const float v[4]) {
     *(uint2*)p = make_uint2(pack_bf16(v[0], v[1]), pack_bf16(v[2], v[3]));
 }

@@ -22,9 +22,9 @@
 //           weights come from shared memory as broadcasts. Not yet measured on a device.
 //           The backward kernels are the plain definitions (no tiling); the model never trains a general conv.
 // variants: default only
-// ref:      src/Med2E3.Native.Ops/Ops/Conv3d.cs → Conv3d.CpuForward / Conv3d.CpuBackward
-// verify:   dotnet run -c Release --project tests/Med2E3.Native.Tests.Cuda -- -class *Conv3d*
-//           bench: med2e3-bench conv3d
+// ref:      src/Med2E3.Native.Ops/Ops/Conv.cs → Conv.Reference / Conv.BackwardReference
+// verify:   dotnet run -c Release --project tests/Med2E3.Native.Tests.Cuda -- -namespace Med2E3.Native.Tests.Cuda.Ops
+//           (ConvPoolOptimConformanceTests, SharedOpCaseTests)    bench: med2e3-bench kernels --op conv3d
 
 #include "common.cuh"
 
@@ -106,8 +106,12 @@ __device__ __forceinline__ void conv3d_fwd_impl(const Conv3dParams& p) {
         if (co0 + o < p.co) st_f32(y + (size_t)(co0 + o) * S, acc[o] + (bias ? ld_f32(bias + co0 + o) : 0.0f));
 }
 
-extern "C" __global__ void __launch_bounds__(CONV_THREADS) conv3d_fwd_f32(Conv3dParams p) { conv3d_fwd_impl<float>(p); }
-extern "C" __global__ void __launch_bounds__(CONV_THREADS) conv3d_fwd_bf16(Conv3dParams p) { conv3d_fwd_impl<bf16_t>(p); }
+extern "C" __global__ void __launch_bounds__(CONV_THREADS) conv3d_fwd_f32(Conv3dParams p) {
+    conv3d_fwd_impl<float>(p);
+}
+extern "C" __global__ void __launch_bounds__(CONV_THREADS) conv3d_fwd_bf16(Conv3dParams p) {
+    conv3d_fwd_impl<bf16_t>(p);
+}
 
 // Input gradient by gathering: output z contributes to input Z through tap i exactly when Z + pd − i = z·sd.
 template <typename T>

@@ -7,15 +7,15 @@
 //           backward: dlogits[n, v] = dloss[n] · (exp(logits[n, v] − lse[n]) − [v == t]);  a zero row when ignored
 //           (the mean over valid rows is a separate reduction, so dloss already carries 1/count)
 // shapes:   logits, dlogits (N, V) row-major contiguous, f32 or bf16; targets (N) int32 or int64;
-//           losses, dloss (N) dtype of logits; lse (N) f32, saved for the backward.
+//           losses, dloss, lse (N) f32 (lse saved for the backward).
 // launch:   one block per row: grid N, block 256. The forward reads each logit once (per-thread running max and
 //           rescaled sum, merged across the block); the backward reads it once more and writes once.
 // floor:    memory-bound: forward N·V·sizeof(T) bytes, backward 2·N·V·sizeof(T) (Phi-3 vocab 32064).
 //           Not yet measured on a device.
 // variants: default only
-// ref:      src/Med2E3.Native.Ops/Ops/CrossEntropy.cs → CrossEntropy.CpuForward / CrossEntropy.CpuBackward
-// verify:   dotnet run -c Release --project tests/Med2E3.Native.Tests.Cuda -- -class *CrossEntropy*
-//           bench: med2e3-bench cross_entropy
+// ref:      src/Med2E3.Native.Ops/Ops/CrossEntropy.cs → CrossEntropy.Reference / CrossEntropy.BackwardReference
+// verify:   dotnet run -c Release --project tests/Med2E3.Native.Tests.Cuda -- -namespace Med2E3.Native.Tests.Cuda.Ops
+//           (IndexingAndLossConformanceTests, SharedOpCaseTests)    bench: none (memory-bound, off the critical path)
 
 #include "common.cuh"
 
@@ -23,9 +23,9 @@
 struct CrossEntropyParams {
     const void* logits;      // (N, V)
     const void* targets;     // (N) int32 or int64
-    void* losses;            // fwd: (N) per-row loss, dtype of logits
+    float* losses;           // fwd: (N) per-row loss
     float* lse;              // (N) log-sum-exp: written by fwd, read by bwd
-    const void* dloss;       // bwd: (N) upstream gradient of losses, dtype of logits
+    const float* dloss;      // bwd: (N) upstream gradient of losses
     void* dlogits;           // bwd: (N, V) output
     long long ignore_index;  // rows with this target are skipped (−100 in the training recipe)
     int rows;                // N
@@ -58,7 +58,7 @@ __device__ __forceinline__ void cross_entropy_fwd_impl(const CrossEntropyParams&
     if (t == p.ignore_index) loss = 0.0f;
     else if (t < 0 || t >= p.vocab) loss = __int_as_float(0x7fc00000);
     else loss = lse - ld_f32(row + t);
-    st_f32((T*)p.losses + n, loss);
+    p.losses[n] = loss;
 }
 
 extern "C" __global__ void cross_entropy_fwd_f32(CrossEntropyParams p) { cross_entropy_fwd_impl<float>(p); }
@@ -71,7 +71,7 @@ __device__ __forceinline__ void cross_entropy_bwd_impl(const CrossEntropyParams&
     T* drow = (T*)p.dlogits + (size_t)n * p.vocab;
     const long long t = ld_index(p.targets, p.targets64, n);
     const bool ignored = t == p.ignore_index;
-    const float g = ignored ? 0.0f : ld_f32((const T*)p.dloss + n);
+    const float g = ignored ? 0.0f : p.dloss[n];
     const float lse = p.lse[n];
     for (int v = threadIdx.x; v < p.vocab; v += blockDim.x) {
         const float d = ignored ? 0.0f : g * (expf(ld_f32(row + v) - lse) - (v == t ? 1.0f : 0.0f));

@@ -13,9 +13,9 @@
 // floor:    memory-bound, N·C·(2 sizeof T) bytes forward; the backward is atomic-bound when ids repeat.
 //           Not yet measured on a device.
 // variants: default only
-// ref:      src/Med2E3.Native.Ops/Ops/Embedding.cs → Embedding.CpuForward / Embedding.CpuBackward
-// verify:   dotnet run -c Release --project tests/Med2E3.Native.Tests.Cuda -- -class *Embedding*
-//           bench: med2e3-bench embedding
+// ref:      src/Med2E3.Native.Ops/Ops/Embedding.cs → Embedding.Reference / Embedding.BackwardReference
+// verify:   dotnet run -c Release --project tests/Med2E3.Native.Tests.Cuda -- -namespace Med2E3.Native.Tests.Cuda.Ops
+//           (IndexingAndLossConformanceTests, SharedOpCaseTests)    bench: none (memory-bound, off the critical path)
 
 #include "common.cuh"
 

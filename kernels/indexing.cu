@@ -15,10 +15,10 @@
 // floor:    memory-bound, (in + out) bytes; the backwards are atomic-bound when indices repeat.
 //           Not yet measured on a device.
 // variants: default only
-// ref:      src/Med2E3.Native.Ops/Ops/Indexing.cs → IndexSelect.CpuForward / .CpuBackward,
-//           Gather.CpuForward / .CpuBackward
-// verify:   dotnet run -c Release --project tests/Med2E3.Native.Tests.Cuda -- -class *Index*
-//           bench: med2e3-bench index_select
+// ref:      src/Med2E3.Native.Ops/Ops/Indexing.cs → Indexing.IndexSelectReference / .IndexAddReference,
+//           Indexing.GatherReference / .ScatterAddReference
+// verify:   dotnet run -c Release --project tests/Med2E3.Native.Tests.Cuda -- -namespace Med2E3.Native.Tests.Cuda.Ops
+//           (IndexingAndLossConformanceTests, SharedOpCaseTests)    bench: none (memory-bound, off the critical path)
 
 #include "common.cuh"
 

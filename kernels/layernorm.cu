@@ -1,6 +1,6 @@
 // layernorm.cu — LayerNorm over the last dimension, forward and backward.
 //
-// defines:  layernorm_fwd_f32_v1, layernorm_fwd_f32, layernorm_fwd_bf16,
+// defines:  layernorm_fwd_f32_v1, layernorm_fwd_f32 (default), layernorm_fwd_bf16,
 //           layernorm_bwd_dx_f32, layernorm_bwd_dx_bf16, layernorm_bwd_wb_f32, layernorm_bwd_wb_bf16,
 //           layernorm_bwd_wb_reduce_f32, layernorm_bwd_wb_reduce_bf16
 // math:     mean[r] = Σc x[r,c] / C
@@ -22,9 +22,9 @@
 //           H100 SXM for 8192×1024 bf16 (PERFORMANCE.md). Not yet measured on a device.
 // variants: v1 teaching (direct port of the CPU loop, one thread per row, uncoalesced);
 //           default (no suffix): one warp per row, 4-wide vector loads when C % 4 == 0, row re-read from L1
-// ref:      src/Med2E3.Native.Ops/Ops/LayerNorm.cs → LayerNorm.CpuForward / LayerNorm.CpuBackward
-// verify:   dotnet run -c Release --project tests/Med2E3.Native.Tests.Cuda -- -class *LayerNorm*
-//           bench: med2e3-bench layernorm
+// ref:      src/Med2E3.Native.Ops/Ops/LayerNorm.cs → LayerNorm.Reference / LayerNorm.BackwardReference
+// verify:   dotnet run -c Release --project tests/Med2E3.Native.Tests.Cuda -- -namespace Med2E3.Native.Tests.Cuda.Ops
+//           (NormAndSoftmaxConformanceTests, SharedOpCaseTests)    bench: med2e3-bench kernels --op layernorm
 
 #include "common.cuh"
 
@@ -63,7 +63,7 @@ struct LayerNormWbParams {
     const float* mean;  // (N), or null for mean 0 (RMSNorm reuses these kernels: x̂ = x·rstd)
     const float* rstd;  // (N)
     float* partial;     // (2, chunks, C) f32 scratch: [0] Σ dy·x̂, [1] Σ dy
-    void* dw;           // (C) weight gradient, dtype of x (reduce kernel only)
+    void* dw;           // (C) weight gradient, dtype of x, or null (reduce kernel only)
     void* db;           // (C) bias gradient, dtype of x, or null (reduce kernel only)
     int rows;           // N
     int cols;           // C
@@ -225,7 +225,7 @@ __device__ __forceinline__ void layernorm_bwd_wb_sum(const LayerNormWbParams& p)
         sw += p.partial[(size_t)k * p.cols + c];
         sb += p.partial[((size_t)p.chunks + k) * p.cols + c];
     }
-    st_f32((T*)p.dw + c, sw);
+    if (p.dw) st_f32((T*)p.dw + c, sw);
     if (p.db) st_f32((T*)p.db + c, sb);
 }
 

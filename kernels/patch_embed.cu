@@ -19,9 +19,9 @@
 // floor:    memory-bound, 2·B·C·D·Hi·W·sizeof(T) bytes (32×256×256 bf16: 4 MiB each way, ≈3 µs at 3 TB/s);
 //           the GEMM after it is the 3.2 GFLOP part. Not yet measured on a device.
 // variants: default only
-// ref:      src/Med2E3.Native.Ops/Ops/PatchEmbed.cs → Patchify3d.CpuForward, Conv2dPatch.CpuForward
-// verify:   dotnet run -c Release --project tests/Med2E3.Native.Tests.Cuda -- -class *Patch*
-//           bench: med2e3-bench patch_embed
+// ref:      src/Med2E3.Native.Ops/Ops/Conv.cs → Conv.Patchify3d, Conv.Conv2dPatch (their gather steps)
+// verify:   dotnet run -c Release --project tests/Med2E3.Native.Tests.Cuda -- -namespace Med2E3.Native.Tests.Cuda.Ops
+//           (KernelVariantTests, SharedOpCaseTests)    bench: med2e3-bench kernels --op patch_embed
 
 #include "common.cuh"
 

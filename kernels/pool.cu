@@ -15,9 +15,9 @@
 //           channel-last view the launcher may instead order by C (see order_c_fastest).
 // floor:    memory-bound, (in + out) bytes; not yet measured on a device.
 // variants: default only
-// ref:      src/Med2E3.Native.Ops/Ops/Pool.cs → AvgPool3d.CpuForward / AvgPool3d.CpuBackward
-// verify:   dotnet run -c Release --project tests/Med2E3.Native.Tests.Cuda -- -class *AvgPool*
-//           bench: med2e3-bench avgpool3d
+// ref:      src/Med2E3.Native.Ops/Ops/Pool.cs → Pool.Reference / Pool.BackwardReference
+// verify:   dotnet run -c Release --project tests/Med2E3.Native.Tests.Cuda -- -namespace Med2E3.Native.Tests.Cuda.Ops
+//           (ConvPoolOptimConformanceTests, SharedOpCaseTests)    bench: none (memory-bound, off the critical path)
 
 #include "common.cuh"
 
@@ -31,6 +31,7 @@ struct AvgPool3dParams {
     int kd, kh, kw;           // window
     int sd, sh, sw;           // stride
     int order_c_fastest;      // 1: thread index runs over C fastest (coalesced for channel-last tensors)
+    int pad_;                 // keeps the strides 8-byte aligned on both sides
     long long xs[5];          // element strides of x / dx: b, c, d, h, w
     long long ys[5];          // element strides of y / dy: b, c, d, h, w
 };

@@ -6,10 +6,10 @@
 //                  (inv_freq[i] = 1 / (factor[i] · base^(2i/Dh)) is computed on the host in f32; A is the LongRoPE
 //                  attention factor √(1 + ln(max_pos/original_max)/ln(original_max)), 1 for plain RoPE)
 //           apply: rot(x)_j = −x_{j+half} for j < half, x_{j−half} for j ≥ half
-//                  y_j = round_T(round_T(x_j·c_j) + round_T(rot(x)_j·s_j)), c = cos[t,j], s = sin[t,j]
-//                  (the per-product rounding is what the bf16 reference does; it is the identity in f32)
+//                  y_j = x_j·c_j + rot(x)_j·s_j, c = cos[t,j], s = sin[t,j]   (f32 math, rounded once on store)
 //           backward (transpose of the rotation):
-//                  dx_j = dy_j·c_j + dy_{j+half}·s_{j+half}  (j < half);  dx_j = dy_j·c_j − dy_{j−half}·s_{j−half}  (j ≥ half)
+//                  dx_j = dy_j·c_j + dy_{j+half}·s_{j+half}  (j < half);  dx_j = dy_j·c_j − dy_{j−half}·s_{j−half}
+//                  (j ≥ half)
 // shapes:   x, y (B, H, T, Dh): element strides per batch, head and token, last axis contiguous, so q and k can be
 //           rotated in place inside a fused qkv buffer (B, T, 3, H, Dh); f32 or bf16. cos, sin (T, Dh), same dtype
 //           as x, row t for token t (the caller slices the table at the first position).
@@ -18,9 +18,9 @@
 //           elements of its pair before writing them.
 // floor:    memory-bound, B·T·H·Dh·(in + out) bytes + table reads (L2); not yet measured on a device.
 // variants: default only
-// ref:      src/Med2E3.Native.Ops/Ops/Rope.cs → Rope.CpuForward / Rope.CpuBackward, Rope.Tables
-// verify:   dotnet run -c Release --project tests/Med2E3.Native.Tests.Cuda -- -class *Rope*
-//           bench: med2e3-bench rope
+// ref:      src/Med2E3.Native.Ops/Ops/Rope.cs → Rope.Reference, Rope.Tables
+// verify:   dotnet run -c Release --project tests/Med2E3.Native.Tests.Cuda -- -namespace Med2E3.Native.Tests.Cuda.Ops
+//           (AttentionConformanceTests, SharedOpCaseTests)    bench: none (memory-bound, off the critical path)
 
 #include "common.cuh"
 
@@ -85,8 +85,8 @@ __device__ __forceinline__ void rope_apply(const RopeParams& p) {
     const float lo = ld_f32(x + j), hi = ld_f32(x + j + half);
     float out_lo, out_hi;
     if (!Backward) {
-        out_lo = round_as(x, lo * c_lo) + round_as(x, -hi * s_lo);
-        out_hi = round_as(x, hi * c_hi) + round_as(x, lo * s_hi);
+        out_lo = lo * c_lo - hi * s_lo;
+        out_hi = hi * c_hi + lo * s_hi;
     } else {
         out_lo = lo * c_lo + hi * s_hi;
         out_hi = hi * c_hi - lo * s_lo;

@@ -1,11 +1,13 @@
 // sampling.cu — argmax and top-k along the last axis (greedy decoding and the candidate set of top-k/top-p sampling).
 //
 // defines:  argmax_fwd_f32, argmax_fwd_bf16, topk_fwd_f32, topk_fwd_bf16
-// math:     argmax:  y[n] = the smallest v with x[n, v] = max_v x[n, v]      (first maximum; NaN never wins)
+// math:     argmax:  y[n] = the smallest v with x[n, v] = max_v x[n, v]      (first maximum; the first NaN wins,
+//                    as in torch)
 //           top-k:   values[n, :] = the k largest x[n, :] in descending order, indices[n, :] their positions;
 //                    equal values keep the lower index first, so the result is one fixed permutation.
-//           Floats are compared through an order-preserving 32-bit key (sign-flipped bits), so −0 < +0 and a NaN
-//           sorts above +inf in top-k.
+//           Top-k compares floats through an order-preserving 32-bit key (sign-flipped bits) with −0 folded onto +0
+//           (they compare equal) and every NaN below −inf — the order of .NET's CompareTo, which the CPU reference
+//           sorts with. The values written are the inputs themselves (a −0 stays −0).
 //           Sampling itself (temperature, top-p cut, the draw from a provided uniform number) runs on the host over
 //           these k candidates: it touches k ≤ 1024 numbers, not the 32064-entry vocabulary.
 // shapes:   x (N, V) row-major contiguous, f32 or bf16; y (N) int64; values (N, k) dtype of x; indices (N, k) int64.
@@ -17,9 +19,9 @@
 // floor:    memory-bound: argmax reads N·V·sizeof(T) once; top-k reads it 5 times (L2-resident for one row of
 //           32064). Not yet measured on a device.
 // variants: default only
-// ref:      src/Med2E3.Native.Ops/Ops/Sampling.cs → Argmax.CpuForward, TopK.CpuForward
-// verify:   dotnet run -c Release --project tests/Med2E3.Native.Tests.Cuda -- -class *Sampling*
-//           bench: med2e3-bench topk
+// ref:      src/Med2E3.Native.Ops/Ops/Sampling.cs → Sampling.ArgmaxReference, Sampling.TopKReference
+// verify:   dotnet run -c Release --project tests/Med2E3.Native.Tests.Cuda -- -namespace Med2E3.Native.Tests.Cuda.Ops
+//           (IndexingAndLossConformanceTests, SharedOpCaseTests)    bench: none (memory-bound, off the critical path)
 
 #include "common.cuh"
 
@@ -37,17 +39,19 @@ static_assert(sizeof(TopKParams) == 40, "TopKParams layout is mirrored in C#");
 
 #define TOPK_MAX 1024
 
-// Larger float ↔ larger unsigned key.
+// Larger float ↔ larger unsigned key; −0 maps to the key of +0 and every NaN to 0, below the key of −inf
+// (0x007fffff).
 __device__ __forceinline__ unsigned int float_key(float f) {
-    const unsigned int u = __float_as_uint(f);
+    if (isnan(f)) return 0u;
+    const unsigned int u = f == 0.0f ? 0u : __float_as_uint(f);
     return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
 }
-__device__ __forceinline__ float key_float(unsigned int k) {
-    return __uint_as_float((k & 0x80000000u) ? (k & 0x7fffffffu) : ~k);
-}
 
-// (value, index) pair order for argmax: a larger value wins, an equal value with a lower index wins.
+// (value, index) pair order for argmax: a NaN beats every number, then a larger value wins, and among equals (or
+// NaNs) the lower index wins.
 __device__ __forceinline__ bool argmax_better(float v, int i, float bv, int bi) {
+    const bool vn = isnan(v), bn = isnan(bv);
+    if (vn || bn) return vn && (!bn || i < bi);
     return v > bv || (v == bv && i < bi);
 }
 
@@ -86,8 +90,7 @@ __device__ __forceinline__ void argmax_impl(const TopKParams& p) {
             bv = sv[w];
             bi = si[w];
         }
-    // A row of NaN or −inf only: every comparison failed, index 0 as the CPU loop does.
-    p.indices[n] = bi == 0x7fffffff ? 0 : bi;
+    p.indices[n] = bi == 0x7fffffff ? 0 : bi;  // only for an empty row
 }
 
 extern "C" __global__ void argmax_fwd_f32(TopKParams p) { argmax_impl<float>(p); }
@@ -173,7 +176,8 @@ __device__ __forceinline__ void topk_impl(const TopKParams& p) {
         __syncthreads();
     }
 
-    // 3. Bitonic sort of the candidates, padded to a power of two with entries that sort last.
+    // 3. Bitonic sort of the candidates, padded to a power of two with entries that sort last (key 0 and the
+    //    largest index: after any real candidate, NaNs included).
     int n2 = 1;
     while (n2 < k) n2 <<= 1;
     for (int i = k + tid; i < n2; i += blockDim.x) {
@@ -200,7 +204,7 @@ __device__ __forceinline__ void topk_impl(const TopKParams& p) {
         }
     }
     for (int i = tid; i < k; i += blockDim.x) {
-        st_f32((T*)p.values + (size_t)n * k + i, key_float(ckey[i]));
+        st_f32((T*)p.values + (size_t)n * k + i, ld_f32(row + cidx[i]));
         p.indices[(size_t)n * k + i] = cidx[i];
     }
 }

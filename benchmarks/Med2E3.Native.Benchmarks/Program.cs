@@ -2,7 +2,9 @@ using System.Globalization;
 using Med2E3.Native.Benchmarks;
 using Med2E3.Native.Runtime;
 
-// med2e3-bench [all|copy|elementwise|reduce|gemm|compile] [--runs N] [--arch sm_XX] [--json FILE] [--markdown FILE] [--quick]
+// med2e3-bench [all|copy|elementwise|reduce|gemm|compile|ops|layernorm|attention|patch_embed|conv3d] [--runs N]
+//              [--arch sm_XX] [--json FILE] [--markdown FILE] [--quick]
+// (ops and the four after it are the op-library suites in Kernels/OpSuites.cs)
 // Times kernels with CUDA events (median of ≥ 10 runs after warm-up, L2 flushed between runs), after checking each
 // result against the CPU. Prints one table row per configuration and writes JSON.
 // med2e3-bench cpu-gemm [--shape M,N,K] [--linear M,N,K] [--repeats R] [--threads T] [--json FILE]: the CPU GEMM
@@ -20,7 +22,8 @@ if (args.Length > 0 && args[0] == "cpu-ops")
 var options = BenchOptions.Parse(args);
 if (options.Help)
 {
-    Console.WriteLine("usage: med2e3-bench [all|copy|elementwise|reduce|gemm|compile] [--runs N] [--arch sm_XX] [--json FILE] [--markdown FILE] [--quick]");
+    Console.WriteLine("usage: med2e3-bench [all|copy|elementwise|reduce|gemm|compile|ops|layernorm|attention|patch_embed|conv3d]"
+        + " [--runs N] [--arch sm_XX] [--json FILE] [--markdown FILE] [--quick]");
     return 0;
 }
 
@@ -130,6 +133,7 @@ namespace Med2E3.Native.Benchmarks
                         quick = true;
                         break;
                     case "all" or "copy" or "elementwise" or "reduce" or "gemm" or "compile":
+                    case "ops" or "layernorm" or "attention" or "patch_embed" or "conv3d":
                         suite = a;
                         break;
                     default:

@@ -23,6 +23,8 @@ public static class Suites
         {
             Gemm(bench);
         }
+
+        Kernels.OpSuites.Run(bench, suite);
     }
 
     private static float[] Random(long n, int seed)

@@ -1,0 +1,96 @@
+using Med2E3.Native.Ops;
+using Med2E3.Native.Tensors;
+using Med2E3.Native.Tests.Shared;
+
+namespace Med2E3.Native.Tests.Cuda.Ops;
+
+/// <summary>
+/// The shared <see cref="OpCases"/> (the same cases the CPU backend passes) on the CUDA backend: every case in f32
+/// and, where the case allows, bf16 against its float64 oracle; and the gradients of every differentiable case
+/// against the CPU backend's f32 gradients. An op the CUDA backend does not support is reported as skipped, not
+/// failed.
+/// </summary>
+public class SharedOpCaseTests(TestDevice fixture)
+{
+    private Device Cuda => OpConformance.Backend(fixture).TensorDevice;
+
+    private static OpCase Case(string name) => OpCases.All.Single(c => c.Name == name);
+
+    public static TheoryData<string> All => new(OpCases.All.Select(c => c.Name));
+
+    public static TheoryData<string> WithHalf => new(OpCases.All.Where(c => c.Half).Select(c => c.Name));
+
+    public static TheoryData<string> WithGrad =>
+        new(OpCases.All.Where(c => c.GradInputs.Length > 0).Select(c => c.Name));
+
+    private void CheckCase(OpCase c, DType dtype)
+    {
+        var backend = OpConformance.Backend(fixture);
+        if (!backend.Supports(c.Kind, dtype))
+            Assert.Skip($"{c.Kind} {dtype.Name()} is not supported by the CUDA backend");
+        using var leaks = TensorStats.Track();
+        var (ins, outs, _) = Conformance.Run(c, dtype, Cuda);
+        var expected = c.Oracle(ins);
+        Assert.Equal(expected.Length, outs.Length);
+        var failures = new List<string>();
+        for (int k = 0; k < outs.Length; k++)
+        {
+            var what = $"{c.Name} [cuda {dtype.Name()}] output {k}";
+            var err = dtype.IsHalfPrecision() && c.Check != Check.Exact
+                ? Conformance.CompareHalf(what, outs[k].Data, expected[k], dtype)
+                : Conformance.Compare(what, outs[k].Data, expected[k], c.Check, dtype);
+            if (err is not null) failures.Add(err);
+        }
+
+        Assert.True(failures.Count == 0, string.Join("\n", failures));
+        Assert.Equal(0, leaks.Live);
+    }
+
+    [CudaTheory]
+    [MemberData(nameof(All))]
+    public void F32(string name) => CheckCase(Case(name), DType.F32);
+
+    [CudaTheory]
+    [MemberData(nameof(WithHalf))]
+    public void Bf16(string name) => CheckCase(Case(name), DType.BF16);
+
+    [CudaTheory]
+    [MemberData(nameof(WithGrad))]
+    public void GradientsMatchTheCpuBackend(string name)
+    {
+        var c = Case(name);
+        if (!OpConformance.Backend(fixture).Supports(c.Kind, DType.F32))
+            Assert.Skip($"{c.Kind} is not supported by the CUDA backend");
+        double[][] cpu = Gradients(c, Device.Cpu);
+        double[][] gpu = Gradients(c, Cuda);
+        for (int i = 0; i < cpu.Length; i++)
+        {
+            string what = $"{c.Name} gradient of input {c.GradInputs[i]}";
+            string? err = Conformance.Compare(what, gpu[i], cpu[i], Check.Nmse, DType.F32);
+            Assert.True(err is null, err);
+        }
+    }
+
+    // d/dx of L = Σ_k Σ out_k ⊙ R_k with fixed random R_k, for each input in GradInputs, in f32 on one device.
+    private static double[][] Gradients(OpCase c, Device device)
+    {
+        using var scope = TensorScope.Begin();
+        var ins = c.Inputs(new Gen(Conformance.Seed, DType.F32, device));
+        foreach (int i in c.GradInputs) ins[i].RequiresGrad = true;
+        var outs = c.Run(ins);
+        Tensor? loss = null;
+        for (int k = 0; k < outs.Length; k++)
+        {
+            if (!outs[k].DType.IsFloating() || !outs[k].RequiresGrad) continue;
+            var r = Tensor.Randn(Conformance.Seed + 100 + k, outs[k].Shape, DType.F32, device);
+            var term = F.Sum(F.Mul(outs[k], r).Reshape(-1), 0);
+            loss = loss is null ? term : F.Add(loss, term);
+        }
+
+        Assert.NotNull(loss);
+        loss.Backward();
+        var grads = c.GradInputs.Select(i => ins[i].Grad?.ToDoubleArray() ?? new double[ins[i].Numel]).ToArray();
+        foreach (var t in ins) t.RequiresGrad = false;
+        return grads;
+    }
+}
