@@ -14,6 +14,11 @@ if (args.Length > 0 && args[0] == "cpu-gemm")
     return Med2E3.Native.Benchmarks.Cpu.CpuGemmBenchmark.Run(args[1..]);
 }
 
+if (args.Length > 0 && args[0] == "cpu-ops")
+{
+    return Med2E3.Native.Benchmarks.Cpu.CpuOpsBenchmark.Run(args[1..]);
+}
+
 var options = BenchOptions.Parse(args);
 if (options.Help)
 {

@@ -1,4 +1,6 @@
+using Med2E3.Native.Models.Multimodal;
 using Med2E3.Native.Runtime;
+using Med2E3.Native.Tensors;
 
 namespace Med2E3.Native.Cli;
 
@@ -6,8 +8,8 @@ namespace Med2E3.Native.Cli;
 public static class DeviceChoice
 {
     /// <summary>
-    /// "auto" picks CUDA when a usable GPU is present, else the CPU; "cuda" without a usable GPU is an error
-    /// (exit code 5) whose message says why the GPU cannot be used.
+    /// "auto" picks CUDA when a GPU and a CUDA backend for the ops are present, else the CPU; "cuda" without them is
+    /// an error (exit code 5) whose message says why the GPU cannot be used.
     /// </summary>
     public static string Resolve(string requested)
     {
@@ -28,7 +30,21 @@ public static class DeviceChoice
 
     static bool CudaUsable(out string why)
     {
-        why = CudaRuntime.UnavailableReason ?? "";
-        return CudaRuntime.IsAvailable;
+        if (!CudaRuntime.IsAvailable)
+        {
+            why = CudaRuntime.UnavailableReason ?? "no CUDA device";
+            return false;
+        }
+        try
+        {
+            ComputeDevice.EnsureUsable(Device.Cuda(0));
+        }
+        catch (NotSupportedException)
+        {
+            why = $"a CUDA device is present ({CudaRuntime.DeviceCount} found), but this build has no CUDA backend for the model's ops; use --device cpu";
+            return false;
+        }
+        why = "";
+        return true;
     }
 }

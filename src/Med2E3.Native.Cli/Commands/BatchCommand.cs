@@ -80,8 +80,6 @@ public static class BatchCommand
     {
         var clock = Stopwatch.StartNew();
         string device = DeviceChoice.Resolve(settings.Device);
-        CliException.Guard(ExitCodes.DeviceUnavailable, $"--device {device}",
-            () => { ComputeDevice.EnsureUsable(ComputeDevice.Parse(device)); return 0; });
         if (!File.Exists(settings.DataPath))
             throw CliException.BadInput($"{settings.DataPath}: data file not found");
         if (!Directory.Exists(settings.VolumeRoot))

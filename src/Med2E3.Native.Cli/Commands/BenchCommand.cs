@@ -56,8 +56,6 @@ public static class BenchCommand
     public static int Run(Settings settings, Terminal terminal)
     {
         string device = DeviceChoice.Resolve(settings.Device);
-        CliException.Guard(ExitCodes.DeviceUnavailable, $"--device {device}",
-            () => { ComputeDevice.EnsureUsable(ComputeDevice.Parse(device)); return 0; });
 
         string checkpointDir, volumePath, question, model;
         string? bertVocab = null;

@@ -123,6 +123,7 @@ public static class GenerateCommand
         string Volume,
         string Question,
         bool Demo,
+        bool? MatchesReference,
         DecodingReport Decoding,
         TimingsReport TimingsMs,
         double TokensPerSecond,
@@ -143,11 +144,10 @@ public static class GenerateCommand
     {
         var clock = Stopwatch.StartNew();
         string device = DeviceChoice.Resolve(settings.Demo && settings.Device == "auto" ? "cpu" : settings.Device);
-        CliException.Guard(ExitCodes.DeviceUnavailable, $"--device {device}",
-            () => { ComputeDevice.EnsureUsable(ComputeDevice.Parse(device)); return 0; });
 
         string checkpointDir, volumePath, question;
         string? bertVocab = null;
+        int[]? referenceIds = null;
         int? maxNewTokens = settings.MaxNewTokens;
         if (settings.Demo)
         {
@@ -160,6 +160,9 @@ public static class GenerateCommand
             volumePath = settings.VolumePath ?? files.VolumePath;
             question = settings.Question ?? files.Question;
             maxNewTokens ??= files.MaxNewTokens;
+            bool asInTheReference = settings.VolumePath is null && settings.Question is null && settings.Temperature == 0
+                && maxNewTokens == files.MaxNewTokens && settings.Window is null;
+            referenceIds = asInTheReference ? files.ReferenceTokenIds : null;
         }
         else
         {
@@ -214,6 +217,8 @@ public static class GenerateCommand
         if (result.StopReason == "length" && settings.MaxNewTokens is null && !settings.Demo)
             warnings.Add($"the answer was cut at the length cap (prompt + visual tokens + answer ≤ {model.MaxLength})");
 
+        bool? matches = referenceIds is null ? null : referenceIds.SequenceEqual(result.TokenIds);
+
         if (settings.ExplainPath is { } png)
         {
             CliException.Guard(ExitCodes.OutputFailed, png, () =>
@@ -238,6 +243,7 @@ public static class GenerateCommand
                 Volume: volumePath,
                 Question: question,
                 Demo: settings.Demo,
+                MatchesReference: matches,
                 Decoding: new DecodingReport(settings.Temperature > 0 ? "sampling" : "greedy", maxNewTokens,
                     settings.Temperature, settings.TopP, settings.Seed),
                 TimingsMs: new TimingsReport(Ms(loadSeconds), Ms(readSeconds), t.Vision.TotalMilliseconds,
@@ -253,6 +259,10 @@ public static class GenerateCommand
                 + $"vision {t.Vision.TotalSeconds:0.000} s, prefill {t.Prefill.TotalSeconds:0.000} s, "
                 + $"decode {t.Decode.TotalSeconds:0.000} s; total {clock.Elapsed.TotalSeconds:0.00} s on {device}");
             if (settings.ExplainPath is { } written) terminal.Status($"slice scores drawn to {written}");
+            if (matches is { } same)
+                terminal.Note(same
+                    ? $"Token ids [{string.Join(' ', result.TokenIds)}] are exactly those of the PyTorch reference run of this model."
+                    : $"warning: token ids [{string.Join(' ', result.TokenIds)}] differ from the PyTorch reference [{string.Join(' ', referenceIds!)}]");
         }
         return ExitCodes.Ok;
     }

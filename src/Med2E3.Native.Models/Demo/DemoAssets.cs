@@ -11,8 +11,10 @@ namespace Med2E3.Native.Models.Demo;
 /// <param name="VolumePath">Sample volume, .npy float32 of shape (1, 8, 32, 32) with values in (0, 1].</param>
 /// <param name="Question">The default question.</param>
 /// <param name="MaxNewTokens">How many tokens the demo generates.</param>
+/// <param name="ReferenceTokenIds">The greedy ids the PyTorch reference produced for this volume and question.</param>
 public sealed record DemoFiles(
-    string Root, string CheckpointDir, string TextVocabPath, string VolumePath, string Question, int MaxNewTokens);
+    string Root, string CheckpointDir, string TextVocabPath, string VolumePath, string Question, int MaxNewTokens,
+    int[] ReferenceTokenIds);
 
 /// <summary>
 /// The demo that ships inside this assembly (<c>Demo/assets/**</c>, embedded resources): the tiny Med-2E3 of the
@@ -87,7 +89,8 @@ public static class DemoAssets
             TextVocabPath: Path.Combine(root, m.GetProperty("text_vocab").GetString()!),
             VolumePath: Path.Combine(root, m.GetProperty("volume").GetString()!),
             Question: m.GetProperty("question").GetString()!,
-            MaxNewTokens: m.GetProperty("max_new_tokens").GetInt32());
+            MaxNewTokens: m.GetProperty("max_new_tokens").GetInt32(),
+            ReferenceTokenIds: [.. m.GetProperty("reference_token_ids").EnumerateArray().Select(e => e.GetInt32())]);
     }
 
     /// <summary>First 12 hex digits of SHA-256 over every embedded file's name and bytes.</summary>

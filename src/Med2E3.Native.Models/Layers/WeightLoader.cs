@@ -54,7 +54,7 @@ public sealed class WeightLoader
         WeightTensor w = _weights.Get(full, shape);
         float[] values = w.ToFloat32();
         w.ReleaseCache();
-        var t = Tensor.FromFloats(values, shape, DType, Device);
+        var t = Tensor.FromFloats(values, shape, DType, Device);                              // (checkpoint shape)
         return _parameters.Add(_component + "." + full, t);
     }
 }

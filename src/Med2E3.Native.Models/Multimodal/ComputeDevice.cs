@@ -1,11 +1,18 @@
+using Med2E3.Native.Ops.Cuda;
 using Med2E3.Native.Runtime;
 using Med2E3.Native.Tensors;
 
 namespace Med2E3.Native.Models.Multimodal;
 
-/// <summary>Maps a device name to a <see cref="Device"/> and checks that a backend can run on it.</summary>
+/// <summary>Maps a device name to a <see cref="Device"/> and makes sure a backend runs on it.</summary>
 public static class ComputeDevice
 {
+    private static readonly Lock Gate = new();
+
+    // The CUDA device opened for the backend lives as long as the process: every tensor on it, including the
+    // weights of any loaded model, uses its memory pool and stream.
+    private static CudaDevice? _cudaDevice;
+
     /// <summary>"cpu" → CPU; "cuda" or "cuda:N" → CUDA device N.</summary>
     /// <exception cref="ArgumentException">Any other name.</exception>
     public static Device Parse(string name)
@@ -21,14 +28,35 @@ public static class ComputeDevice
         throw new ArgumentException($"ComputeDevice.cs: unknown device '{name}' (expected cpu, cuda or cuda:N)", nameof(name));
     }
 
-    /// <summary>Throws <see cref="NotSupportedException"/> with the reason when no backend runs on <paramref name="device"/>.</summary>
+    /// <summary>
+    /// For a CUDA device: opens it and registers the CUDA backend on first use (one CUDA device per process).
+    /// Throws <see cref="NotSupportedException"/> with the reason when that is impossible (no driver, no such device,
+    /// another device already in use).
+    /// </summary>
     public static void EnsureUsable(Device device)
     {
         if (device.Kind == DeviceKind.Cpu) return;
-        if (Backends.IsRegistered(device.Kind)) return;
-        string why = CudaRuntime.IsAvailable
-            ? "no CUDA backend is registered (register one before loading the model)"
-            : "no CUDA backend is registered: " + CudaRuntime.UnavailableReason;
-        throw new NotSupportedException($"ComputeDevice.cs: device {device}: {why}");
+        lock (Gate)
+        {
+            if (_cudaDevice is { } open)
+            {
+                if (open.Ordinal != device.Ordinal)
+                {
+                    throw new NotSupportedException($"ComputeDevice.cs: device {device}: this process already runs on cuda:{open.Ordinal}");
+                }
+                return;
+            }
+            if (Backends.IsRegistered(DeviceKind.Cuda)) return;     // registered by the host application
+            if (!CudaRuntime.IsAvailable)
+            {
+                throw new NotSupportedException($"ComputeDevice.cs: device {device}: {CudaRuntime.UnavailableReason}");
+            }
+            if (device.Ordinal >= CudaRuntime.DeviceCount)
+            {
+                throw new NotSupportedException($"ComputeDevice.cs: device {device} does not exist; this machine has {CudaRuntime.DeviceCount}");
+            }
+            _cudaDevice = CudaDevice.Open(device.Ordinal);
+            CudaBackend.Register(_cudaDevice);
+        }
     }
 }

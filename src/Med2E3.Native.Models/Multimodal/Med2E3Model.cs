@@ -331,7 +331,7 @@ public sealed class Med2E3Model : IDisposable
         {
             throw new ArgumentException("Med2E3Model.cs: Generate takes one volume (batch 1)");
         }
-        float[] scores = vision.SliceScores.To(Device.Cpu).To(DType.F32).ToFloatArray();
+        float[] scores = vision.SliceScores.To(Device.Cpu).To(DType.F32).ToFloatArray();   // S floats on the host
         var visionTime = clock.Elapsed;
         var embeds = EmbedPrompt(promptIds, vision.VisionTokens);                          // (1, T, D)
         var (ids, stop, prefillTime, decodeTime, steps) = GenerateFromEmbeddings(embeds, options);

@@ -421,6 +421,7 @@ public sealed unsafe class CpuBackend : IBackend
         if (Widen([logits], [], (i, _) => CrossEntropy(i[0]!, targets, ignoreIndex, losses, lse))) return;
         int v = logits.Dim(-1), n = (int)(logits.Numel / Math.Max(v, 1));
         if (IsF64(logits)) Kernels.CrossEntropy.Reference(P<double>(logits), P<long>(targets), ignoreIndex, n, v, P<double>(losses), P<double>(lse));
+        else if (Fast) Kernels.CrossEntropy.Fast(P<float>(logits), P<long>(targets), ignoreIndex, n, v, P<float>(losses), P<float>(lse));
         else Kernels.CrossEntropy.Reference(P<float>(logits), P<long>(targets), ignoreIndex, n, v, P<float>(losses), P<float>(lse));
     }
 
@@ -430,6 +431,7 @@ public sealed unsafe class CpuBackend : IBackend
         if (Widen([logits], [dlogits], (i, o) => CrossEntropyBackward(i[0]!, targets, ignoreIndex, lse, dLoss, o[0]!))) return;
         int v = logits.Dim(-1), n = (int)(logits.Numel / Math.Max(v, 1));
         if (IsF64(logits)) Kernels.CrossEntropy.BackwardReference(P<double>(logits), P<long>(targets), ignoreIndex, P<double>(lse), P<double>(dLoss), n, v, P<double>(dlogits));
+        else if (Fast) Kernels.CrossEntropy.BackwardFast(P<float>(logits), P<long>(targets), ignoreIndex, P<float>(lse), P<float>(dLoss), n, v, P<float>(dlogits));
         else Kernels.CrossEntropy.BackwardReference(P<float>(logits), P<long>(targets), ignoreIndex, P<float>(lse), P<float>(dLoss), n, v, P<float>(dlogits));
     }
 

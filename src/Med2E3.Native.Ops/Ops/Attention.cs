@@ -102,9 +102,7 @@ public static unsafe class Attention
                         continue;
                     }
                     var sv = sr[..valid];
-                    TensorPrimitives.Subtract(sv, m, sv);
-                    TensorPrimitives.Exp(sv, sv);
-                    float l = TensorPrimitives.Sum(sv);
+                    float l = VectorMath.ExpShiftSum(sv, m);
                     TensorPrimitives.Multiply(sv, 1f / l, sv);
                     lse[orow] = m + MathF.Log(l);
                 }

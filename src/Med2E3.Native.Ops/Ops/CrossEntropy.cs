@@ -1,5 +1,6 @@
 using System.Numerics;
 using Med2E3.Native.Ops.Cpu;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using Med2E3.Native.Tensors;
 
 namespace Med2E3.Native.Ops.Ops;
@@ -58,6 +59,54 @@ public static unsafe class CrossEntropy
                     double p = Math.Exp(double.CreateTruncating(logits[r * v + j]) - l);
                     dr[j] = T.CreateTruncating(g * (p - (j == t ? 1 : 0)));
                 }
+            }
+        });
+    }
+
+    /// <summary>Fast f32 forward: vectorised max and exp-sum per row (sum in double).</summary>
+    public static void Fast(float* logits, long* targets, long ignoreIndex, int n, int v, float* losses, float* lse)
+    {
+        Par.For(n, 1, (s, e) =>
+        {
+            var tmp = new float[v];
+            for (long r = s; r < e; r++)
+            {
+                var row = new ReadOnlySpan<float>(logits + r * v, v);
+                float m = TensorPrimitives.Max(row);
+                row.CopyTo(tmp);
+                float sum = VectorMath.ExpShiftSum(tmp, m);
+                float l = m + MathF.Log(sum);
+                lse[r] = l;
+                long t = targets[r];
+                if (t == ignoreIndex)
+                {
+                    losses[r] = 0;
+                    continue;
+                }
+                if (t < 0 || t >= v) throw new ArgumentOutOfRangeException(nameof(targets), t, $"CrossEntropy.cs: target {t} at row {r} outside [0, {v})");
+                losses[r] = l - row[(int)t];
+            }
+        });
+    }
+
+    /// <summary>Fast f32 backward: dlogits = g·(exp(logits − lse) − onehot).</summary>
+    public static void BackwardFast(float* logits, long* targets, long ignoreIndex, float* lse, float* dLoss, int n, int v, float* dlogits)
+    {
+        Par.For(n, 1, (s, e) =>
+        {
+            for (long r = s; r < e; r++)
+            {
+                var d = new Span<float>(dlogits + r * v, v);
+                long t = targets[r];
+                if (t == ignoreIndex)
+                {
+                    d.Clear();
+                    continue;
+                }
+                new ReadOnlySpan<float>(logits + r * v, v).CopyTo(d);
+                VectorMath.ExpShiftSum(d, lse[r]);
+                TensorPrimitives.Multiply(d, dLoss[r], d);
+                d[(int)t] -= dLoss[r];
             }
         });
     }

@@ -77,9 +77,7 @@ public static unsafe class Softmax
                     else yr.Fill(float.NaN);
                     continue;
                 }
-                TensorPrimitives.Subtract(yv, m, yv);
-                TensorPrimitives.Exp(yv, yv);
-                float sum = TensorPrimitives.Sum(yv);
+                float sum = VectorMath.ExpShiftSum(yv, m);
                 TensorPrimitives.Multiply(yv, 1f / sum, yv);
             }
         });

@@ -53,6 +53,9 @@ public class DemoAssetsTests
         using var fixture = JsonDocument.Parse(File.ReadAllText(Path.Combine(CliRunner.FixtureDir, "fixture.json")));
         Assert.Equal(fixture.RootElement.GetProperty("question").GetString(), files.Question);
         Assert.Equal(fixture.RootElement.GetProperty("max_new_tokens").GetInt32(), files.MaxNewTokens);
+        byte[] golden = ReadSafetensor(Path.Combine(CliRunner.FixtureDir, "golden.safetensors"), "output.generated_ids");
+        Assert.Equal(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, long>(golden).ToArray(),
+            files.ReferenceTokenIds.Select(i => (long)i));
         Assert.True(Directory.Exists(files.CheckpointDir));
         Assert.True(File.Exists(Path.Combine(files.CheckpointDir, "llm", "pytorch_model.bin")));
         Assert.True(File.Exists(files.TextVocabPath));

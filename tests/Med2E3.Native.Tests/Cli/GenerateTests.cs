@@ -35,6 +35,7 @@ public class GenerateTests
         var root = doc.RootElement;
         Assert.Equal(GoldenIds, root.GetProperty("token_ids").EnumerateArray().Select(e => e.GetInt64()));
         Assert.Equal(GoldenAnswer, root.GetProperty("answer").GetString());
+        Assert.True(root.GetProperty("matches_reference").GetBoolean());
         float[] scores = [.. root.GetProperty("slice_scores").EnumerateArray().Select(e => e.GetSingle())];
         Assert.Equal(GoldenSliceScores.Length, scores.Length);
         for (int i = 0; i < scores.Length; i++)
@@ -51,6 +52,7 @@ public class GenerateTests
         Assert.Contains("the generated text is meaningless", r.Err);
         Assert.Contains($"{GoldenIds.Length} tokens (length), ", r.Err);
         Assert.Contains(" tokens/s", r.Err);
+        Assert.Contains($"Token ids [{string.Join(' ', GoldenIds)}] are exactly those of the PyTorch reference run of this model.", r.ErrLines);
     }
 
     [Fact]
@@ -62,7 +64,7 @@ public class GenerateTests
         var root = doc.RootElement;
         Assert.Equal(
             ["answer", "token_ids", "stop_reason", "prompt_length", "slice_scores", "device", "dtype", "checkpoint", "volume",
-             "question", "demo", "decoding", "timings_ms", "tokens_per_second", "warnings"],
+             "question", "demo", "matches_reference", "decoding", "timings_ms", "tokens_per_second", "warnings"],
             root.EnumerateObject().Select(p => p.Name));
         Assert.Equal(["mode", "max_new_tokens", "temperature", "top_p", "seed"],
             root.GetProperty("decoding").EnumerateObject().Select(p => p.Name));
@@ -73,6 +75,7 @@ public class GenerateTests
         Assert.Equal("cpu", root.GetProperty("device").GetString());
         Assert.Equal(225, root.GetProperty("prompt_length").GetInt32()); // fixture.json prompt_embedded_length
         Assert.True(root.GetProperty("demo").GetBoolean());
+        Assert.Equal(JsonValueKind.Null, root.GetProperty("matches_reference").ValueKind); // 3 tokens: not the reference run
         Assert.Equal("greedy", root.GetProperty("decoding").GetProperty("mode").GetString());
         foreach (var t in root.GetProperty("timings_ms").EnumerateObject())
             Assert.True(t.Value.GetDouble() >= 0, t.Name);

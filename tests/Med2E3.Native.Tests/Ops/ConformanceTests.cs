@@ -78,6 +78,23 @@ public class ConformanceTests
         Assert.Equal(0, leaks.Live);
     }
 
+    [Theory]
+    [MemberData(nameof(WithGrad))]
+    public void BackwardF32FastMatchesReference(string name)
+    {
+        using var leaks = TensorStats.Track();
+        var c = Case(name);
+        var fast = Conformance.Gradients(c, DType.F32, Device.Cpu);
+        double[][] reference;
+        using (CpuBackend.ReferenceMode()) reference = Conformance.Gradients(c, DType.F32, Device.Cpu);
+        for (int i = 0; i < fast.Length; i++)
+        {
+            var err = Conformance.Compare($"{name} d(input {c.GradInputs[i]}) fast vs reference", fast[i], reference[i], Check.Nmse, DType.F32);
+            Assert.True(err is null, err);
+        }
+        Assert.Equal(0, leaks.Live);
+    }
+
     [Fact]
     public void EveryOpKindHasACase()
     {

@@ -71,6 +71,31 @@ public static class Conformance
     }
 
     /// <summary>
+    /// Input gradients of L = Σ outputs ⊙ R (R fixed random) for the case's <see cref="OpCase.GradInputs"/>, at
+    /// <paramref name="dtype"/> on <paramref name="device"/>; used to compare backward implementations.
+    /// </summary>
+    public static double[][] Gradients(OpCase c, DType dtype, Device device)
+    {
+        using var scope = TensorScope.Begin();
+        var baseIns = c.Inputs(new Gen(Seed, dtype, device));
+        var ins = baseIns.Select(t => t.DType.IsFloating() ? t.Detach().Clone() : t.Alias()).ToArray();
+        foreach (int i in c.GradInputs) ins[i].RequiresGrad = true;
+        var outs = c.Run(ins);
+        Tensor? loss = null;
+        for (int k = 0; k < outs.Length; k++)
+        {
+            if (!outs[k].DType.IsFloating() || !outs[k].RequiresGrad) continue;
+            var w = Tensor.Randn(Seed + 100 + k, outs[k].Shape, DType.F64, device).To(outs[k].DType);
+            var term = Med2E3.Native.Ops.F.Sum(Med2E3.Native.Ops.F.Mul(outs[k], w).Reshape(-1), 0);
+            loss = loss is null ? term : Med2E3.Native.Ops.F.Add(loss, term);
+        }
+        loss?.Backward();
+        var r = c.GradInputs.Select(i => ins[i].Grad?.ToDoubleArray() ?? new double[ins[i].Numel]).ToArray();
+        foreach (var t in ins) t.RequiresGrad = false;
+        return r;
+    }
+
+    /// <summary>
     /// Float64 gradient check by central differences (step 1e-3) of L = Σ outputs ⊙ R (R fixed random) with respect to
     /// each input in <see cref="OpCase.GradInputs"/>. Returns null or a report; NMSE ≤ 1e-6 per input.
     /// </summary>
