@@ -11,7 +11,7 @@ public interface IOp
     /// <summary>Name used by <c>F</c> and in messages.</summary>
     string Name { get; }
 
-    /// <summary>Source file of the CPU reference and backward, e.g. "Ops/LayerNorm.cs".</summary>
+    /// <summary>Source file of the CPU reference and backward, e.g. "src/Med2E3.Native.Ops/Ops/LayerNorm.cs".</summary>
     string Family { get; }
 
     /// <summary>True when the op is differentiable (has a backward and a gradient check).</summary>

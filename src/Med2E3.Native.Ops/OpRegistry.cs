@@ -23,14 +23,15 @@ public static class OpRegistry
     {
         var d = new Dictionary<OpKind, Op>();
         void Add(OpKind k, string family, bool backward, bool fast = false, string? kinks = null) =>
-            d[k] = new Op(k, "Ops/" + family + ".cs", backward, fast, kinks);
-        Add(OpKind.Copy, "Copy", true, true);
-        Add(OpKind.Fill, "Copy", false, true);
-        Add(OpKind.Cast, "Copy", true, true);
-        Add(OpKind.Reshape, "Views", true);
-        Add(OpKind.Permute, "Views", true);
-        Add(OpKind.Narrow, "Views", true);
-        Add(OpKind.Expand, "Views", true);
+            d[k] = new Op(k, family.Contains('/') ? family : "src/Med2E3.Native.Ops/Ops/" + family + ".cs", backward, fast, kinks);
+        // Copies and views live in Tensors: the strided copy/cast/fill loops in TensorMath, the views in Tensor.Views.
+        Add(OpKind.Copy, "src/Med2E3.Native.Tensors/TensorMath.cs", true, true);
+        Add(OpKind.Fill, "src/Med2E3.Native.Tensors/TensorMath.cs", false, true);
+        Add(OpKind.Cast, "src/Med2E3.Native.Tensors/TensorMath.cs", true, true);
+        Add(OpKind.Reshape, "src/Med2E3.Native.Tensors/Tensor.Views.cs", true);
+        Add(OpKind.Permute, "src/Med2E3.Native.Tensors/Tensor.Views.cs", true);
+        Add(OpKind.Narrow, "src/Med2E3.Native.Tensors/Tensor.Views.cs", true);
+        Add(OpKind.Expand, "src/Med2E3.Native.Tensors/Tensor.Views.cs", true);
         Add(OpKind.Add, "Elementwise", true, true);
         Add(OpKind.Sub, "Elementwise", true, true);
         Add(OpKind.Mul, "Elementwise", true, true);
@@ -66,7 +67,7 @@ public static class OpRegistry
         Add(OpKind.RepeatInterleave, "Indexing", true);
         Add(OpKind.IndexSelect, "Indexing", true);
         Add(OpKind.Gather, "Indexing", true);
-        Add(OpKind.CrossEntropy, "CrossEntropy", true);
+        Add(OpKind.CrossEntropy, "CrossEntropy", true, true);
         Add(OpKind.Argmax, "Sampling", false);
         Add(OpKind.TopK, "Sampling", false);
         Add(OpKind.SampleTopP, "Sampling", false);

@@ -81,7 +81,10 @@ public interface IBackend
     void LayerNormBackward(Tensor x, Tensor? w, Tensor mean, Tensor rstd, Tensor dy, Tensor dx, Tensor? dw, Tensor? db)
         => throw Unsupported(OpKind.LayerNorm, x.DType);
 
-    /// <summary>x (N, C) → y = x·rstd·w; rstd (N) = 1/√(mean(x²)+eps) saved.</summary>
+    /// <summary>
+    /// x (N, C) → y = x·rstd·w; rstd (N) = 1/√(mean(x²)+eps) saved. For BF16/F16 inputs h = x·rstd is computed in
+    /// f32 and rounded to the input dtype before the weight multiply (transformers' Phi3RMSNorm), so y is rounded twice.
+    /// </summary>
     void RmsNorm(Tensor x, Tensor? w, double eps, Tensor y, Tensor rstd) => throw Unsupported(OpKind.RmsNorm, x.DType);
 
     /// <summary>RMSNorm gradients; dw (C) overwritten when not null.</summary>

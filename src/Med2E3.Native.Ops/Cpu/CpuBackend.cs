@@ -254,6 +254,26 @@ public sealed unsafe class CpuBackend : IBackend
     /// <inheritdoc />
     public void RmsNorm(Tensor x, Tensor? w, double eps, Tensor y, Tensor rstd)
     {
+        if (x.DType.IsHalfPrecision())
+        {
+            // transformers' Phi3RMSNorm: h = x·rstd in f32, rounded to the input dtype, then w·h in that dtype.
+            using var xf = x.CastNoGrad(DType.F32);
+            using var hf = Tensor.Empty(x.Shape, DType.F32, x.Device, register: false);
+            RmsNorm(xf, null, eps, hf, rstd);
+            if (w is null)
+            {
+                TensorMath.CpuCopy(hf, y);
+                return;
+            }
+            using var hh = hf.CastNoGrad(x.DType);
+            using var hr = hh.CastNoGrad(DType.F32);
+            using var wf = w.CastNoGrad(DType.F32);
+            using var we = wf.ExpandNoGrad(x.Shape);
+            using var yf = Tensor.Empty(x.Shape, DType.F32, x.Device, register: false);
+            Binary(BinaryOp.Mul, hr, we, yf);
+            TensorMath.CpuCopy(yf, y);
+            return;
+        }
         if (Widen([x, w], [y], (i, o) => RmsNorm(i[0]!, i[1], eps, o[0]!, rstd))) return;
         int c = x.Dim(-1), n = (int)(x.Numel / Math.Max(c, 1));
         if (IsF64(x)) Kernels.RmsNorm.Reference(P<double>(x), P<double>(w), n, c, eps, P<double>(y), P<double>(rstd));
@@ -324,6 +344,7 @@ public sealed unsafe class CpuBackend : IBackend
         var lk = Kernels.Attention.Layout.Of(k);
         var lv = Kernels.Attention.Layout.Of(v);
         if (IsF64(q)) Kernels.Attention.BackwardReference(P<double>(q), lq, P<double>(k), lk, P<double>(v), lv, P<double>(keyMask), causal, scale, b, h, tq, tk, dh, P<double>(o), P<double>(lse), P<double>(dO), P<double>(dq), P<double>(dk), P<double>(dv));
+        else if (Fast) Kernels.Attention.BackwardFast(P<float>(q), lq, P<float>(k), lk, P<float>(v), lv, P<float>(keyMask), causal, (float)scale, b, h, tq, tk, dh, P<float>(o), P<float>(lse), P<float>(dO), P<float>(dq), P<float>(dk), P<float>(dv));
         else Kernels.Attention.BackwardReference(P<float>(q), lq, P<float>(k), lk, P<float>(v), lv, P<float>(keyMask), causal, scale, b, h, tq, tk, dh, P<float>(o), P<float>(lse), P<float>(dO), P<float>(dq), P<float>(dk), P<float>(dv));
     }
 

@@ -180,6 +180,68 @@ public static unsafe class Attention
         });
     }
 
+    /// <summary>
+    /// Fast f32 backward, per (batch, head) and block of 64 queries, with the blocked GEMM:
+    /// S = Q·Kᵀ·scale (+ mask, causal), P = exp(S − lse), dV += Pᵀ·dO, dP = dO·Vᵀ, dS = P ⊙ (dP − rowsum(dO ⊙ O))·scale,
+    /// dQ = dS·K, dK += dSᵀ·Q. dk and dv are accumulated per (batch, head), so heads run in parallel.
+    /// </summary>
+    public static void BackwardFast(float* q, Layout lq, float* k, Layout lk, float* v, Layout lv, float* mask, bool causal,
+        float scale, int b, int h, int tq, int tk, int dh, float* o, float* lse, float* dO, float* dq, float* dk, float* dv)
+    {
+        const int QB = 64;
+        Parallel.For(0, (long)b * h, bh =>
+        {
+            int bb = (int)(bh / h), hh = (int)(bh % h);
+            float* qp = q + bb * lq.SB + hh * lq.SH;
+            float* kp = k + bb * lk.SB + hh * lk.SH;
+            float* vp = v + bb * lv.SB + hh * lv.SH;
+            float* dkp = dk + bh * tk * dh;
+            float* dvp = dv + bh * tk * dh;
+            new Span<float>(dkp, tk * dh).Clear();
+            new Span<float>(dvp, tk * dh).Clear();
+            var pBuf = new float[QB * tk];
+            var dpBuf = new float[QB * tk];
+            fixed (float* P = pBuf, DP = dpBuf)
+            {
+                for (int i0 = 0; i0 < tq; i0 += QB)
+                {
+                    int rows = Math.Min(QB, tq - i0);
+                    long row0 = bh * tq + i0;
+                    float* qb = qp + i0 * lq.ST;
+                    float* dob = dO + row0 * dh;
+                    float* ob = o + row0 * dh;
+                    Gemm.Sgemm(false, true, rows, tk, dh, scale, qb, (int)lq.ST, kp, (int)lk.ST, 0, P, tk, null, parallel: false);
+                    for (int r = 0; r < rows; r++)
+                    {
+                        int i = i0 + r;
+                        var pr = new Span<float>(P + (long)r * tk, tk);
+                        float l = lse[row0 + r];
+                        int valid = causal ? Math.Clamp(i + (tk - tq) + 1, 0, tk) : tk;
+                        if (float.IsNegativeInfinity(l)) valid = 0;
+                        if (mask != null) TensorPrimitives.Add(pr[..valid], new ReadOnlySpan<float>(mask + (long)bb * tk, valid), pr[..valid]);
+                        VectorMath.ExpShiftSum(pr[..valid], float.IsNegativeInfinity(l) ? 0 : l);
+                        pr[valid..].Clear();
+                    }
+                    // dV += Pᵀ·dO ; dP = dO·Vᵀ
+                    Gemm.Sgemm(true, false, tk, dh, rows, 1f, P, tk, dob, dh, 1f, dvp, dh, null, parallel: false);
+                    Gemm.Sgemm(false, true, rows, tk, dh, 1f, dob, dh, vp, (int)lv.ST, 0, DP, tk, null, parallel: false);
+                    for (int r = 0; r < rows; r++)
+                    {
+                        float dsum = TensorPrimitives.Dot(new ReadOnlySpan<float>(dob + (long)r * dh, dh), new ReadOnlySpan<float>(ob + (long)r * dh, dh));
+                        var pr = new Span<float>(P + (long)r * tk, tk);
+                        var dpr = new Span<float>(DP + (long)r * tk, tk);
+                        TensorPrimitives.Subtract(dpr, dsum, dpr);
+                        TensorPrimitives.Multiply(dpr, pr, dpr);
+                        TensorPrimitives.Multiply(dpr, scale, dpr);     // dS
+                    }
+                    // dQ = dS·K ; dK += dSᵀ·Q
+                    Gemm.Sgemm(false, false, rows, dh, tk, 1f, DP, tk, kp, (int)lk.ST, 0, dq + row0 * dh, dh, null, parallel: false);
+                    Gemm.Sgemm(true, false, tk, dh, rows, 1f, DP, tk, qb, (int)lq.ST, 1f, dkp, dh, null, parallel: false);
+                }
+            }
+        });
+    }
+
     internal static Tensor LastAxisUnit(Tensor t) => t.StridesSpan[^1] == 1 || t.Dim(-1) == 1 ? t.AliasNoGrad() : t.ContiguousCopyNoGrad();
 
     internal static Tensor Apply(Tensor q, Tensor k, Tensor v, Tensor? keyMask, bool causal, double? scale)

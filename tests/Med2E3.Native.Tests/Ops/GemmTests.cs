@@ -44,3 +44,16 @@ public unsafe class GemmTests
     public void ExactOnIntegerInputs(bool wide, bool ta, bool tb, int m, int n, int k, float beta, bool bias) =>
         Check(wide, ta, tb, m, n, k, beta, bias);
 }
+
+public class OpRegistryTests
+{
+    [Fact]
+    public void EveryFamilyFileExists()
+    {
+        string root = AppContext.BaseDirectory;
+        while (root is not null && !File.Exists(Path.Combine(root, "Med2E3.Native.sln"))) root = Path.GetDirectoryName(root)!;
+        Assert.NotNull(root);
+        foreach (var op in Med2E3.Native.Ops.OpRegistry.All)
+            Assert.True(File.Exists(Path.Combine(root!, op.Family)), $"{op.Kind}: {op.Family} does not exist");
+    }
+}

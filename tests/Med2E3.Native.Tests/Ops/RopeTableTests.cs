@@ -43,3 +43,29 @@ public class RopeTableTests
         }
     }
 }
+
+public class RmsNormHalfTests
+{
+    [Fact]
+    public void Bf16RoundsTheNormalisedValueBeforeTheWeight()
+    {
+        using var scope = TensorScope.Begin();
+        var x = Tensor.Randn(3, [4, 64]).To(DType.BF16);
+        var w = Tensor.Randn(4, [64]).To(DType.BF16);
+        var y = F.RmsNorm(x, w, 1e-5).ToFloatArray();
+        var xs = x.ToFloatArray();
+        var ws = w.ToFloatArray();
+        for (int r = 0; r < 4; r++)
+        {
+            double ms = 0;
+            for (int i = 0; i < 64; i++) ms += (double)xs[r * 64 + i] * xs[r * 64 + i];
+            float rs = (float)(1 / Math.Sqrt(ms / 64 + 1e-5));
+            for (int i = 0; i < 64; i++)
+            {
+                float h = Precision.RoundToBf16(xs[r * 64 + i] * rs);
+                float expect = Precision.RoundToBf16(h * ws[i]);
+                Assert.Equal(expect, y[r * 64 + i]);
+            }
+        }
+    }
+}

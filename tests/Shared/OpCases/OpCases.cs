@@ -156,7 +156,7 @@ public static class OpCases
             l.Add(C(k, k.ToString().ToLowerInvariant() + "_broadcast", g => [g.NonContiguous(4, 5, 6), k == OpKind.Div ? g.AwayFromZero(0.5, 5, 1) : g.Randn(5, 1)],
                 t => f(t[0], t[1]), a => Build([4, 5, 6], ix => op(a[0][ix[0], ix[1], ix[2]], a[1][ix[1], 0]))) with { GradInputs = [0, 1] });
             l.Add(C(k, k.ToString().ToLowerInvariant() + "_same_shape_large", g => [g.Randn(67, 130), k == OpKind.Div ? g.AwayFromZero(0.5, 67, 130) : g.Randn(67, 130)],
-                t => f(t[0], t[1]), a => a[0].Data.Zip(a[1].Data, op).ToArray()) with { F64 = false });
+                t => f(t[0], t[1]), a => a[0].Data.Zip(a[1].Data, op).ToArray()) with { F64 = false, GradInputs = [0, 1] });
         }
         l.Add(C(OpKind.Scale, "scale_affine", g => [g.Narrowed(6, 7)], t => F.Scale(t[0], 1.5, -0.25), a => a[0].Data.Select(x => 1.5 * x - 0.25).ToArray()) with { GradInputs = [0] });
         foreach (var k in new[] { OpKind.Neg, OpKind.Exp, OpKind.Log, OpKind.Sqrt, OpKind.Relu, OpKind.Tanh, OpKind.Sigmoid, OpKind.Gelu, OpKind.GeluTanh, OpKind.Silu })
@@ -169,7 +169,7 @@ public static class OpCases
             };
             l.Add(C(k, k.ToString().ToLowerInvariant(), g => [mk(g)], t => UnaryF(k, t[0]), a => a[0].Data.Select(x => Unary(k, x)).ToArray()) with { GradInputs = [0] });
             l.Add(C(k, k.ToString().ToLowerInvariant() + "_wide_range", g => [k is OpKind.Log or OpKind.Sqrt ? g.Uniform(1e-3, 50, 1000) : g.Uniform(-9, 9, 1000)],
-                t => UnaryF(k, t[0]), a => a[0].Data.Select(x => Unary(k, x)).ToArray()) with { F64 = false });
+                t => UnaryF(k, t[0]), a => a[0].Data.Select(x => Unary(k, x)).ToArray()) with { F64 = false, GradInputs = k == OpKind.Relu ? [] : [0] });
         }
         l.Add(C(OpKind.GatedSilu, "gated_silu", g => [g.Randn(5, 12)], t => F.GatedSilu(t[0]),
             a => Build([5, 6], ix => a[0][ix[0], ix[1] + 6] * a[0][ix[0], ix[1]] * Sig(a[0][ix[0], ix[1]]))) with { GradInputs = [0] });
@@ -198,7 +198,7 @@ public static class OpCases
         l.Add(C(OpKind.Linear, "linear_decode_matvec", g => [g.Randn(1, 1, 300), g.Randn(257, 300)], t => F.Linear(t[0], t[1]),
             a => Build([1, 1, 257], ix => Enumerable.Range(0, 300).Sum(p => a[0][0, 0, p] * a[1][ix[2], p])), Check.Nmse) with { F64 = false });
         l.Add(C(OpKind.Linear, "linear_large_odd", g => [g.Randn(131, 200), g.Randn(97, 200), g.Randn(97)], t => F.Linear(t[0], t[1], t[2]),
-            a => Build([131, 97], ix => a[2].Data[ix[1]] + Enumerable.Range(0, 200).Sum(p => a[0][ix[0], p] * a[1][ix[1], p])), Check.Nmse) with { F64 = false });
+            a => Build([131, 97], ix => a[2].Data[ix[1]] + Enumerable.Range(0, 200).Sum(p => a[0][ix[0], p] * a[1][ix[1], p])), Check.Nmse) with { F64 = false, GradInputs = [0, 1, 2] });
 
         // ---------------------------------------------------------------- softmax and norms
         l.Add(C(OpKind.Softmax, "softmax_plain", g => [g.NonContiguous(3, 4, 9)], t => F.Softmax(t[0]), a => SoftmaxOracle(a[0], null, false), Check.Nmse) with { GradInputs = [0] });
@@ -245,9 +245,9 @@ public static class OpCases
             var v = qkv.Select(2, 2).Transpose(1, 2);
             return [q, k, v];
         }, t => F.Attention(t[0], t[1], t[2], causal: true, scale: 17.0 / 12 / Math.Sqrt(96)),
-            a => AttentionOracle(a[0], a[1], a[2], null, true, 17.0 / 12 / Math.Sqrt(96)), Check.Nmse) with { F64 = false });
+            a => AttentionOracle(a[0], a[1], a[2], null, true, 17.0 / 12 / Math.Sqrt(96)), Check.Nmse) with { F64 = false, GradInputs = [0, 1, 2] });
         l.Add(C(OpKind.Attention, "attention_head64_long", g => [g.Randn(1, 2, 131, 64), g.Randn(1, 2, 131, 64), g.Randn(1, 2, 131, 64)],
-            t => F.Attention(t[0], t[1], t[2]), a => AttentionOracle(a[0], a[1], a[2], null, false, 0.125), Check.Nmse) with { F64 = false });
+            t => F.Attention(t[0], t[1], t[2]), a => AttentionOracle(a[0], a[1], a[2], null, false, 0.125), Check.Nmse) with { F64 = false, GradInputs = [0, 1, 2] });
 
         // ---------------------------------------------------------------- convolution and pooling
         l.Add(C(OpKind.Conv3d, "conv3d_stride_pad", g => [g.Randn(2, 3, 5, 6, 7), g.Randn(4, 3, 2, 3, 2), g.Randn(4)],
