@@ -50,7 +50,7 @@ public sealed class CliException(int exitCode, string message, Exception? inner 
     }
 
     /// <summary>Errors raised by the CUDA runtime layer or by a missing native library mean "device unavailable".</summary>
-    static bool IsDeviceError(Exception e) =>
+    internal static bool IsDeviceError(Exception e) =>
         e is DllNotFoundException or EntryPointNotFoundException
         || (e.GetType().Namespace ?? "").StartsWith("Med2E3.Native.Runtime", StringComparison.Ordinal)
         || (e.GetType().Namespace ?? "").StartsWith("Med2E3.Native.Interop", StringComparison.Ordinal);

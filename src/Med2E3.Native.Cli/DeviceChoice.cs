@@ -8,8 +8,8 @@ namespace Med2E3.Native.Cli;
 public static class DeviceChoice
 {
     /// <summary>
-    /// "auto" picks CUDA when a GPU and a CUDA backend for the ops are present, else the CPU; "cuda" without them is
-    /// an error (exit code 5) whose message says why the GPU cannot be used.
+    /// "auto" picks CUDA when a GPU can be opened (which registers the CUDA backend of the ops), else the CPU; "cuda"
+    /// without one is an error (exit code 5) whose message says why the GPU cannot be used.
     /// </summary>
     public static string Resolve(string requested)
     {
@@ -37,11 +37,11 @@ public static class DeviceChoice
         }
         try
         {
-            ComputeDevice.EnsureUsable(Device.Cuda(0));
+            ComputeDevice.EnsureUsable(Device.Cuda(0)); // opens the GPU and registers the CUDA backend of the ops
         }
-        catch (NotSupportedException)
+        catch (Exception e) when (e is NotSupportedException or CudaException or CudaUnavailableException or InvalidOperationException)
         {
-            why = $"a CUDA device is present ({CudaRuntime.DeviceCount} found), but this build has no CUDA backend for the model's ops; use --device cpu";
+            why = $"the CUDA device cannot be used: {CliException.OneLine(e.Message).Replace("ComputeDevice.cs: ", "")}";
             return false;
         }
         why = "";

@@ -73,6 +73,12 @@ public static class Program
             if (verbose && e.InnerException is { } inner) stderr.WriteLine(inner);
             return e.ExitCode;
         }
+        catch (Exception e) when (CliException.IsDeviceError(e))
+        {
+            stderr.WriteLine($"med2e3: device error: {CliException.OneLine(e.Message)}");
+            if (verbose) stderr.WriteLine(e);
+            return ExitCodes.DeviceUnavailable;
+        }
         catch (Exception e)
         {
             stderr.WriteLine($"med2e3: internal error: {e.GetType().Name}: {CliException.OneLine(e.Message)}");

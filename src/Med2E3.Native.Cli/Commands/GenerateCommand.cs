@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Med2E3.Native.Cli.Output;
 using Med2E3.Native.Models.Demo;
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using Med2E3.Native.Models.Imaging;
 using Med2E3.Native.Models.Multimodal;
@@ -203,12 +204,10 @@ public static class GenerateCommand
             Temperature = settings.Temperature,
             TopP = settings.TopP,
             Seed = settings.Seed,
-            OnToken = terminal.Json ? null : token => { terminal.Out.Write(Printable(token.TextDelta)); terminal.Out.Flush(); },
         };
         if (!terminal.Json) terminal.Status($"Q: {question}");
         using var volume = Tensor.FromArray(input.Data, 1, 1, input.Depth, input.Height, input.Width); // (B, 1, D, H, W)
-        GenerationResult result = CliException.Guard(ExitCodes.BadInput, volumePath, () => model.Generate(volume, question, options));
-        if (!terminal.Json) terminal.Out.WriteLine();
+        GenerationResult result = Streamed(terminal, onToken => model.Generate(volume, question, options with { OnToken = onToken }));
 
         var t = result.Timings;
         int newTokens = result.TokenIds.Length;
@@ -265,6 +264,43 @@ public static class GenerateCommand
                     : $"warning: token ids [{string.Join(' ', result.TokenIds)}] differ from the PyTorch reference [{string.Join(' ', referenceIds!)}]");
         }
         return ExitCodes.Ok;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="generate"/> on a worker thread and shows "Encoding …" (a spinner on a terminal) until the
+    /// first token arrives — the encoders and the prefill run before it — then writes each token's text to stdout as
+    /// it comes. With --json nothing is streamed.
+    /// </summary>
+    static GenerationResult Streamed(Terminal terminal, Func<Action<GeneratedToken>, GenerationResult> generate)
+    {
+        if (terminal.Json) return generate(_ => { });
+        using var deltas = new BlockingCollection<string>();
+        var worker = Task.Run(() =>
+        {
+            try
+            {
+                return generate(token => deltas.Add(token.TextDelta));
+            }
+            finally
+            {
+                deltas.CompleteAdding();
+            }
+        });
+        string? first = null;
+        terminal.Stage("Encoding the volume and the prompt", () =>
+        {
+            if (!deltas.TryTake(out first, Timeout.Infinite))
+                worker.GetAwaiter().GetResult(); // no token at all: finished, or failed (rethrows here)
+            return 0;
+        });
+        foreach (string delta in first is null ? deltas.GetConsumingEnumerable() : deltas.GetConsumingEnumerable().Prepend(first))
+        {
+            terminal.Out.Write(Printable(delta));
+            terminal.Out.Flush();
+        }
+        var result = worker.GetAwaiter().GetResult();
+        terminal.Out.WriteLine();
+        return result;
     }
 
     /// <summary>
