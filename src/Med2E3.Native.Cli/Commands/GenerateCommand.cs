@@ -177,21 +177,21 @@ public static class GenerateCommand
             throw CliException.Checkpoint(File.Exists(checkpointDir)
                 ? $"{checkpointDir}: is a file; --checkpoint expects the checkpoint folder"
                 : $"{checkpointDir}: checkpoint folder not found");
-        if (Directory.Exists(volumePath))
-            throw CliException.BadInput($"{volumePath}: is a folder; --volume expects a .npy, .nii or .nii.gz file");
-        if (!File.Exists(volumePath))
-            throw CliException.BadInput($"{volumePath}: volume file not found");
+        VolumeInput.CheckExists(volumePath);
         if (settings.ExplainPath is { } explain && Path.GetDirectoryName(explain) is { } explainDir && !Directory.Exists(explainDir))
             throw CliException.Output($"{explain}: folder {explainDir} does not exist");
 
+        // The volume file is read first, so a bad file is reported before the (long) weight loading.
+        var (source, readSeconds) = terminal.Stage($"Reading {Path.GetFileName(volumePath)}", () => VolumeInput.ReadFile(volumePath));
         var (model, loadSeconds) = terminal.Stage($"Loading weights on {device}",
             () => CliException.Guard(ExitCodes.Checkpoint, checkpointDir,
                 () => Med2E3Model.Load(checkpointDir, device, new Med2E3LoadOptions { BertVocabPath = bertVocab })));
         using var _model = model;
         terminal.Detail($"checkpoint {checkpointDir}: compute dtype {model.DType}, llm_max_length {model.MaxLength}");
 
-        var ((source, input), readSeconds) = terminal.Stage($"Reading {Path.GetFileName(volumePath)}",
-            () => VolumeInput.Read(volumePath, model.Checkpoint.Vision3DConfig.ImgSize, settings.Window));
+        var clockPrepare = Stopwatch.StartNew();
+        var input = VolumeInput.Prepare(source, model.Checkpoint.Vision3DConfig.ImgSize, settings.Window);
+        readSeconds += clockPrepare.Elapsed.TotalSeconds;
         terminal.Detail($"volume {source.Depth}×{source.Height}×{source.Width} ({source.Format}), "
             + $"foreground {input.Crop}, resized to {input.Depth}×{input.Height}×{input.Width}");
         var warnings = new List<string>(input.Warnings);
