@@ -1,6 +1,6 @@
 // attention.cu — scaled dot-product attention, flash style (online softmax, no T×T matrix in memory).
 //
-// defines:  attention_fwd_f32, attention_fwd_bf16,
+// defines:  attention_fwd_f32, attention_fwd_bf16 (default), attention_fwd_bf16_v2,
 //           attention_bwd_delta_f32, attention_bwd_delta_bf16, attention_bwd_dkdv_f32, attention_bwd_dkdv_bf16,
 //           attention_bwd_dq_f32, attention_bwd_dq_bf16,
 //           attention_decode_f32, attention_decode_bf16, attention_decode_combine_f32, attention_decode_combine_bf16
@@ -20,6 +20,7 @@
 //           Dh ≤ 128 forward and decode, Dh ≤ 96 backward (the model uses 64 and 96; the tiny test model 10–64).
 // launch:   fwd            grid (ceil_div(Tq, 32), B·H)  block 128  dynamic smem (32 + 32)·(Dh + 1)·4 + 32·33·4
 //                          (4 threads per query row; 32 queries × 32 keys per tile)
+//           fwd_bf16_v2    grid (ceil_div(Tq, 64), B·H)  block 128  dynamic smem 3·64·(Dh + 8)·2 (16 rows per warp)
 //           bwd_delta      grid ceil_div(B·H·Tq, 8)     block 256  (one warp per query row)
 //           bwd_dkdv       grid (ceil_div(Tk, 32), B·H)  block 128  dynamic smem (64 + 32)·(Dh + 1)·4 + 2·32·17·4
 //           bwd_dq         grid (ceil_div(Tq, 32), B·H)  block 128  dynamic smem (64 + 32)·(Dh + 1)·4 + 32·17·4
@@ -30,9 +31,11 @@
 //           issues one shared-memory load per FMA in its inner loops, so it is bounded near 1/4 of the SIMT f32
 //           peak, well below the SDPA anchors in PERFORMANCE.md (146–164 TFLOP/s, which need tensor cores);
 //           decode is memory-bound: 2·B·H·Tk·Dh·sizeof(T) bytes of KV. Not yet measured on a device.
-// variants: default (no suffix): SIMT, f32 accumulation, one code path for every Dh ≤ 128.
-//           A bf16 tensor-core variant (mma.sync m16n8k16) is planned as attention_fwd_bf16_v2; it does not exist
-//           yet.
+// variants: default (no suffix): SIMT, f32 accumulation, one code path for every Dh ≤ 128;
+//           attention_fwd_bf16_v2 (bf16, Dh ∈ {64, 96}, even strides): tensor cores through inline-PTX mma.sync
+//           m16n8k16 and ldmatrix, FlashAttention-2 register layout, P rounded to bf16 before P·V, no cp.async
+//           pipelining yet. Status: stretch variant, compiled but never run on a GPU; the backend launches it only
+//           when CudaBackend.TensorCoreAttention is set, and Tests.Cuda checks it against the CPU reference.
 // ref:      src/Med2E3.Native.Ops/Ops/Attention.cs → Attention.Reference / Attention.BackwardReference
 // verify:   dotnet run -c Release --project tests/Med2E3.Native.Tests.Cuda -- -namespace Med2E3.Native.Tests.Cuda.Ops
 //           (AttentionConformanceTests, SharedOpCaseTests)    bench: med2e3-bench kernels --op attention
@@ -197,6 +200,181 @@ extern "C" __global__ void __launch_bounds__(ATT_THREADS) attention_fwd_f32(Atte
 }
 extern "C" __global__ void __launch_bounds__(ATT_THREADS) attention_fwd_bf16(AttentionParams p) {
     attention_fwd_impl<bf16_t>(p);
+}
+
+// ---- forward, bf16 tensor cores (v2) ----------------------------------------------------------------------------
+
+#define ATT2_BQ 64   // queries per block, 16 per warp
+#define ATT2_BK 64   // keys per tile
+#define ATT2_PAD 8   // bf16 of padding per shared row: rows stay 16-byte aligned for ldmatrix and start in other banks
+
+__device__ __forceinline__ u32 smem_u32(const void* p) { return (u32)__cvta_generic_to_shared(p); }
+
+// Four 8×8 bf16 matrices from shared memory; lane i names row i % 8 of matrix i / 8. Each lane receives, per
+// matrix, the pair (row lane / 4, columns 2·(lane % 4), +1) — or with .trans the pair (rows 2·(lane % 4), +1,
+// column lane / 4).
+__device__ __forceinline__ void ldsm_x4(u32 (&r)[4], const bf16_t* p) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(smem_u32(p)));
+}
+__device__ __forceinline__ void ldsm_x4_trans(u32 (&r)[4], const bf16_t* p) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(smem_u32(p)));
+}
+
+// d (16×8 f32) += a (16×16 bf16, row-major fragment) · b (16×8 bf16, column fragment b0 = k 0..7, b1 = k 8..15).
+__device__ __forceinline__ void mma_bf16_16816(float (&d)[4], const u32 (&a)[4], u32 b0, u32 b1) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+                 "{%0,%1,%2,%3};"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// Rows [t0, t0 + 64) of one (b, h) slice into shared memory, two bf16 per 4-byte load; rows past `limit` are zero.
+template <int DH>
+__device__ __forceinline__ void att2_load(bf16_t* dst, const bf16_t* src, int st, int t0, int limit) {
+    constexpr int PAIRS = DH / 2, LD = DH + ATT2_PAD;
+    for (int e = threadIdx.x; e < ATT2_BQ * PAIRS; e += blockDim.x) {
+        const int r = e / PAIRS, c = (e - r * PAIRS) * 2;
+        const u32 v = t0 + r < limit ? *(const u32*)(src + (size_t)(t0 + r) * st + c) : 0u;
+        *(u32*)(dst + r * LD + c) = v;
+    }
+}
+
+// FlashAttention-2 structure on mma.sync: warp w owns query rows 16w..16w+15 of the block's 64; Q stays in
+// registers as A fragments, S = Q·Kᵀ for 64 keys is 8 accumulator tiles, the online softmax runs on those
+// registers (a row lives in the 4 lanes of a quad), and P goes straight from the S accumulators into the A
+// fragments of O += P·V (the accumulator layout of two neighbouring 8-key tiles is the A layout of one 16-key step).
+// Lane (g = lane / 4, t = lane % 4) holds rows g and g + 8, columns 2t and 2t + 1 of every 8-column tile.
+template <int DH>
+__device__ __forceinline__ void attention_fwd_mma(const AttentionParams& p) {
+    extern __shared__ __align__(16) bf16_t att2_smem[];
+    constexpr int LD = DH + ATT2_PAD, KSTEPS = DH / 16, NT_O = DH / 8, NT_S = ATT2_BK / 8;
+    bf16_t* Qs = att2_smem;
+    bf16_t* Ks = Qs + ATT2_BQ * LD;
+    bf16_t* Vs = Ks + ATT2_BK * LD;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+    const int bh = blockIdx.y, b = bh / p.heads, h = bh - b * p.heads;
+    const int q0 = blockIdx.x * ATT2_BQ;
+    const int off = p.tk - p.tq;
+    const bf16_t* kg = (const bf16_t*)p.k + att_off(b, h, 0, p.k_sb, p.k_sh, 0);
+    const bf16_t* vg = (const bf16_t*)p.v + att_off(b, h, 0, p.v_sb, p.v_sh, 0);
+    const bf16_t* maskb = p.mask ? (const bf16_t*)p.mask + (size_t)b * p.tk : nullptr;
+    const float scale2 = p.scale * LOG2E_F;
+    const int rows[2] = {q0 + warp * 16 + g, q0 + warp * 16 + g + 8};
+
+    att2_load<DH>(Qs, (const bf16_t*)p.q + att_off(b, h, 0, p.q_sb, p.q_sh, 0), p.q_st, q0, p.tq);
+    __syncthreads();
+    u32 qf[KSTEPS][4];
+#pragma unroll
+    for (int ks = 0; ks < KSTEPS; ++ks)
+        ldsm_x4(qf[ks], Qs + (warp * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * LD + ks * 16 + (lane >> 4) * 8);
+
+    float o[NT_O][4];
+#pragma unroll
+    for (int n = 0; n < NT_O; ++n) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
+    float m[2] = {neg_inf(), neg_inf()}, l[2] = {0.0f, 0.0f};
+    const int kend = p.causal ? min(p.tk, q0 + ATT2_BQ + off) : p.tk;
+
+    for (int k0 = 0; k0 < kend; k0 += ATT2_BK) {
+        __syncthreads();  // every warp is done with the previous K and V
+        att2_load<DH>(Ks, kg, p.k_st, k0, p.tk);
+        att2_load<DH>(Vs, vg, p.v_st, k0, p.tk);
+        __syncthreads();
+
+        float s[NT_S][4];
+#pragma unroll
+        for (int n = 0; n < NT_S; ++n) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
+#pragma unroll
+        for (int n2 = 0; n2 < NT_S / 2; ++n2) {
+#pragma unroll
+            for (int ks = 0; ks < KSTEPS; ++ks) {
+                // Matrices (keys +0/+8) × (head dim +0/+8): b0, b1 of key tile 2·n2, then of tile 2·n2 + 1.
+                u32 kf[4];
+                ldsm_x4(kf, Ks + (n2 * 16 + (lane & 7) + (lane >> 4) * 8) * LD + ks * 16 + ((lane >> 3) & 1) * 8);
+                mma_bf16_16816(s[2 * n2], qf[ks], kf[0], kf[1]);
+                mma_bf16_16816(s[2 * n2 + 1], qf[ks], kf[2], kf[3]);
+            }
+        }
+
+        // Scale, mask and the online softmax update of this lane's two rows.
+        float mt[2] = {neg_inf(), neg_inf()};
+#pragma unroll
+        for (int n = 0; n < NT_S; ++n) {
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+                const int key = k0 + n * 8 + 2 * t + (e & 1);
+                const bool keep = key < p.tk && (!p.causal || key <= rows[e >> 1] + off);
+                s[n][e] = keep ? s[n][e] * scale2 + (maskb ? ld_f32(maskb + key) * LOG2E_F : 0.0f) : neg_inf();
+                mt[e >> 1] = fmaxf(mt[e >> 1], s[n][e]);
+            }
+        }
+        float alpha[2], ps[2] = {0.0f, 0.0f};
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+            mt[r] = fmaxf(mt[r], __shfl_xor_sync(0xffffffffu, mt[r], 1));
+            mt[r] = fmaxf(mt[r], __shfl_xor_sync(0xffffffffu, mt[r], 2));
+            const float mn = fmaxf(m[r], mt[r]);
+            alpha[r] = mn == neg_inf() ? 1.0f : exp2f(m[r] - mn);
+            m[r] = mn;
+        }
+#pragma unroll
+        for (int n = 0; n < NT_S; ++n) {
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+                const float pe = m[e >> 1] == neg_inf() ? 0.0f : exp2f(s[n][e] - m[e >> 1]);
+                s[n][e] = pe;
+                ps[e >> 1] += pe;
+            }
+        }
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+            ps[r] += __shfl_xor_sync(0xffffffffu, ps[r], 1);
+            ps[r] += __shfl_xor_sync(0xffffffffu, ps[r], 2);
+            l[r] = l[r] * alpha[r] + ps[r];
+        }
+#pragma unroll
+        for (int n = 0; n < NT_O; ++n) {
+            o[n][0] *= alpha[0];
+            o[n][1] *= alpha[0];
+            o[n][2] *= alpha[1];
+            o[n][3] *= alpha[1];
+        }
+
+        // O += P·V, 16 keys per step; P is rounded to bf16 for the tensor cores (FlashAttention does the same).
+#pragma unroll
+        for (int ks = 0; ks < ATT2_BK / 16; ++ks) {
+            const u32 pa[4] = {pack_bf16(s[2 * ks][0], s[2 * ks][1]), pack_bf16(s[2 * ks][2], s[2 * ks][3]),
+                               pack_bf16(s[2 * ks + 1][0], s[2 * ks + 1][1]),
+                               pack_bf16(s[2 * ks + 1][2], s[2 * ks + 1][3])};
+#pragma unroll
+            for (int n2 = 0; n2 < NT_O / 2; ++n2) {
+                // Transposed matrices (keys +0/+8) × (head dim +0/+8): b0, b1 of column tile 2·n2, then 2·n2 + 1.
+                u32 vf[4];
+                ldsm_x4_trans(vf, Vs + (ks * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * LD + n2 * 16 + (lane >> 4) * 8);
+                mma_bf16_16816(o[2 * n2], pa, vf[0], vf[1]);
+                mma_bf16_16816(o[2 * n2 + 1], pa, vf[2], vf[3]);
+            }
+        }
+    }
+
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+        if (rows[r] >= p.tq) continue;
+        const float inv = l[r] > 0.0f ? 1.0f / l[r] : 0.0f;
+        bf16_t* og = (bf16_t*)p.o + att_off(b, h, rows[r], p.o_sb, p.o_sh, p.o_st);
+#pragma unroll
+        for (int n = 0; n < NT_O; ++n)
+            *(u32*)(og + n * 8 + 2 * t) = pack_bf16(o[n][2 * r] * inv, o[n][2 * r + 1] * inv);
+        if (p.lse && t == 0)
+            p.lse[(size_t)bh * p.tq + rows[r]] = l[r] > 0.0f ? (m[r] + log2f(l[r])) * LN2_F : neg_inf();
+    }
+}
+
+// Head dims 64 and 96 (the model's); the launcher takes the SIMT kernel for anything else.
+extern "C" __global__ void __launch_bounds__(ATT_THREADS) attention_fwd_bf16_v2(AttentionParams p) {
+    if (p.head_dim == 64) attention_fwd_mma<64>(p);
+    else attention_fwd_mma<96>(p);
 }
 
 // ---- backward -----------------------------------------------------------------------------------------------------

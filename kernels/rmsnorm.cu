@@ -2,8 +2,10 @@
 //
 // defines:  rmsnorm_fwd_f32, rmsnorm_fwd_bf16, rmsnorm_bwd_dx_f32, rmsnorm_bwd_dx_bf16
 // math:     rstd[r] = 1 / sqrt(Σc x[r,c]² / C + eps)
-//           y[r,c]  = x[r,c] · rstd[r] · w[c]                (w null: 1; f32 math, bf16 rounded once on store)
-//           backward, with ĥ = x·rstd, g = dy·w:
+//           h[r,c]  = round_T(x[r,c] · rstd[r])             (f32 math; rounded to the tensor dtype first, as
+//                                                              transformers' Phi3RMSNorm does in bf16)
+//           y[r,c]  = round_T(h[r,c] · w[c])                 (w null: y = h)
+//           backward (f32 math; the intermediate rounding is not differentiated), with ĥ = x·rstd, g = dy·w:
 //           dx[r,c] = rstd[r] · (g[r,c] − ĥ[r,c] · mean_c(g[r,:]·ĥ[r,:]))
 //           dw[c]   = Σr dy[r,c]·ĥ[r,c]  — computed by layernorm_bwd_wb_* / layernorm_bwd_wb_reduce_* (layernorm.cu)
 //                     with mean = null and db = null
@@ -12,7 +14,8 @@
 // floor:    memory-bound, N·C·(in + out) bytes. Phi-3 decode (N = 1, C = 3072) is latency-bound (one warp);
 //           not yet measured on a device.
 // variants: default only (one warp per row, 4-wide vector loads when C % 4 == 0 and rows are aligned)
-// ref:      src/Med2E3.Native.Ops/Ops/RmsNorm.cs → RmsNorm.Reference / RmsNorm.BackwardReference
+// ref:      src/Med2E3.Native.Ops/Ops/RmsNorm.cs → RmsNorm.Reference / RmsNorm.BackwardReference; the bf16 rounding
+//           of h: src/Med2E3.Native.Ops/Cpu/CpuBackend.cs → CpuBackend.RmsNorm
 // verify:   dotnet run -c Release --project tests/Med2E3.Native.Tests.Cuda -- -namespace Med2E3.Native.Tests.Cuda.Ops
 //           (NormAndSoftmaxConformanceTests, SharedOpCaseTests)    bench: none (memory-bound, off the critical path)
 
@@ -43,6 +46,10 @@ struct RmsNormBwdParams {
 };
 static_assert(sizeof(RmsNormBwdParams) == 48, "RmsNormBwdParams layout is mirrored in C#");
 
+// Rounds through the storage type: the identity for f32, round-to-nearest-even for bf16.
+__device__ __forceinline__ float round_to(const float*, float v) { return v; }
+__device__ __forceinline__ float round_to(const bf16_t*, float v) { return bf16_to_f32(f32_to_bf16(v)); }
+
 template <typename T>
 __device__ __forceinline__ void rmsnorm_fwd_warp(const RmsNormParams& p) {
     const int lane = threadIdx.x & 31;
@@ -67,18 +74,18 @@ __device__ __forceinline__ void rmsnorm_fwd_warp(const RmsNormParams& p) {
         }
     }
     const float rstd = 1.0f / sqrtf(warp_sum(q) / C + p.eps);
-    // The second read of the row comes from L1.
+    // The second read of the row comes from L1. In bf16 h is rounded before the weight multiply, as the reference.
     if (vec) {
         for (int c = lane * 4; c < C; c += 128) {
             float v[4], wv[4] = {1.0f, 1.0f, 1.0f, 1.0f};
             ld4_f32(x + c, v);
             if (w) ld4_f32(w + c, wv);
 #pragma unroll
-            for (int i = 0; i < 4; ++i) v[i] = v[i] * rstd * wv[i];
+            for (int i = 0; i < 4; ++i) v[i] = round_to(y, v[i] * rstd) * wv[i];
             st4_f32(y + c, v);
         }
     } else {
-        for (int c = lane; c < C; c += 32) st_f32(y + c, ld_f32(x + c) * rstd * (w ? ld_f32(w + c) : 1.0f));
+        for (int c = lane; c < C; c += 32) st_f32(y + c, round_to(y, ld_f32(x + c) * rstd) * (w ? ld_f32(w + c) : 1.0f));
     }
     if (lane == 0) p.rstd[r] = rstd;
 }

@@ -129,6 +129,7 @@ public sealed unsafe class CpuBackend : IBackend
     {
         if (Widen([x, dy], [dx], (i, o) => UnaryBackward(op, i[0]!, i[1]!, o[0]!))) return;
         if (IsF64(x)) Elementwise.UnaryBackwardReference(op, P<double>(x), P<double>(dy), P<double>(dx), x.Numel);
+        else if (Fast && op is UnaryOp.Gelu or UnaryOp.GeluTanh or UnaryOp.Silu) Cpu.VectorMath.ActivationBackward(op, P<float>(x), P<float>(dy), P<float>(dx), x.Numel);
         else Elementwise.UnaryBackwardReference(op, P<float>(x), P<float>(dy), P<float>(dx), x.Numel);
     }
 
@@ -208,6 +209,7 @@ public sealed unsafe class CpuBackend : IBackend
         if (Widen([gu, da], [dgu], (i, o) => GatedSiluBackward(i[0]!, i[1]!, o[0]!))) return;
         int f = da.Dim(-1), n = (int)(da.Numel / Math.Max(f, 1));
         if (IsF64(gu)) Elementwise.GatedSiluBackwardReference(P<double>(gu), P<double>(da), P<double>(dgu), n, f);
+        else if (Fast) Elementwise.GatedSiluBackwardFast(P<float>(gu), P<float>(da), P<float>(dgu), n, f);
         else Elementwise.GatedSiluBackwardReference(P<float>(gu), P<float>(da), P<float>(dgu), n, f);
     }
 
@@ -229,6 +231,7 @@ public sealed unsafe class CpuBackend : IBackend
         int tk = y.Dim(-1);
         long rows = y.Numel / Math.Max(tk, 1);
         if (IsF64(y)) Kernels.Softmax.BackwardReference(P<double>(y), P<double>(dy), P<double>(dx), rows, tk);
+        else if (Fast) Kernels.Softmax.BackwardFast(P<float>(y), P<float>(dy), P<float>(dx), rows, tk);
         else Kernels.Softmax.BackwardReference(P<float>(y), P<float>(dy), P<float>(dx), rows, tk);
     }
 
@@ -248,6 +251,7 @@ public sealed unsafe class CpuBackend : IBackend
         if (Widen([x, w, dy], [dx, dw, db], (i, o) => LayerNormBackward(i[0]!, i[1], mean, rstd, i[2]!, o[0]!, o[1], o[2]))) return;
         int c = x.Dim(-1), n = (int)(x.Numel / Math.Max(c, 1));
         if (IsF64(x)) Kernels.LayerNorm.BackwardReference(P<double>(x), P<double>(w), P<double>(mean), P<double>(rstd), P<double>(dy), n, c, P<double>(dx), P<double>(dw), P<double>(db));
+        else if (Fast) Kernels.LayerNorm.BackwardFast(P<float>(x), P<float>(w), P<float>(mean), P<float>(rstd), P<float>(dy), n, c, P<float>(dx), P<float>(dw), P<float>(db), rms: false);
         else Kernels.LayerNorm.BackwardReference(P<float>(x), P<float>(w), P<float>(mean), P<float>(rstd), P<float>(dy), n, c, P<float>(dx), P<float>(dw), P<float>(db));
     }
 
@@ -287,6 +291,7 @@ public sealed unsafe class CpuBackend : IBackend
         if (Widen([x, w, dy], [dx, dw], (i, o) => RmsNormBackward(i[0]!, i[1], rstd, i[2]!, o[0]!, o[1]))) return;
         int c = x.Dim(-1), n = (int)(x.Numel / Math.Max(c, 1));
         if (IsF64(x)) Kernels.RmsNorm.BackwardReference(P<double>(x), P<double>(w), P<double>(rstd), P<double>(dy), n, c, P<double>(dx), P<double>(dw));
+        else if (Fast) Kernels.LayerNorm.BackwardFast(P<float>(x), P<float>(w), null, P<float>(rstd), P<float>(dy), n, c, P<float>(dx), P<float>(dw), null, rms: true);
         else Kernels.RmsNorm.BackwardReference(P<float>(x), P<float>(w), P<float>(rstd), P<float>(dy), n, c, P<float>(dx), P<float>(dw));
     }
 

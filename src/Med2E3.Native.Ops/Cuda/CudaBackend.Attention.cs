@@ -10,6 +10,14 @@ public sealed partial class CudaBackend
     private const int AttentionMaxHeadDim = 128;
     private const int AttentionMaxHeadDimBackward = 96;
     private const int DecodeMaxChunk = 256;    // ATT_DEC_CHUNK
+    private const int TensorCoreTile = 64;     // ATT2_BQ = ATT2_BK
+
+    /// <summary>
+    /// Launch the bf16 tensor-core attention forward (<c>attention_fwd_bf16_v2</c>) instead of the SIMT default where
+    /// it applies (bf16, head dim 64 or 96, more than one query, 4-byte aligned rows). Off by default: the variant has
+    /// not yet been run on a device.
+    /// </summary>
+    public bool TensorCoreAttention { get; set; }
 
     /// <inheritdoc />
     public void Rope(Tensor x, Tensor cos, Tensor sin, Tensor y, bool backward)
@@ -49,6 +57,14 @@ public sealed partial class CudaBackend
             p.Partial = partial.Pointer;
             Launch("attention.cu", $"attention_decode_{suffix}", new Dim3((uint)bh, (uint)splits), p, block: 128);
             Kernel("attention.cu", $"attention_decode_combine_{suffix}").Launch(_stream, (uint)bh, 128, 0, p);
+            return;
+        }
+
+        if (TensorCoreAttention && UsesTensorCores(q, k, v, p))
+        {
+            int bytes = 3 * TensorCoreTile * (p.HeadDim + 8) * 2;
+            Launch("attention.cu", "attention_fwd_bf16_v2",
+                new Dim3(Dim3.CeilDiv(p.Tq, TensorCoreTile), (uint)(p.Batch * p.Heads)), p, block: 128, smem: bytes);
             return;
         }
 
@@ -120,6 +136,11 @@ public sealed partial class CudaBackend
         (p.VSb, p.VSh, p.VSt) = Strides3(v);
         return p;
     }
+
+    // attention_fwd_bf16_v2 moves bf16 pairs as 4-byte words: every row must start on an even element.
+    private static bool UsesTensorCores(Tensor q, Tensor k, Tensor v, KernelParams.AttentionParams p) =>
+        q.DType == DType.BF16 && p.HeadDim is (64 or 96) && p.Tq > 1
+        && new[] { q, k, v }.All(t => Ptr(t) % 4 == 0 && t.StridesSpan[..3].ToArray().All(s => s % 2 == 0));
 
     private static (int, int, int) Strides3(Tensor t) => (t.StridesSpan[0], t.StridesSpan[1], t.StridesSpan[2]);
 }

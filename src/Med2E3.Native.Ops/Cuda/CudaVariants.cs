@@ -38,7 +38,7 @@ internal static class CudaVariants
         (OpKind.RmsNorm, ["rmsnorm_fwd_f32"], "rmsnorm_fwd_f32"),
         (OpKind.Embedding, ["embedding_fwd_f32"], "embedding_fwd_f32"),
         (OpKind.Rope, ["rope_fwd_f32"], "rope_fwd_f32"),
-        (OpKind.Attention, ["attention_fwd_f32", "attention_decode_f32"], "attention_fwd_f32"),
+        (OpKind.Attention, ["attention_fwd_f32", "attention_fwd_bf16_v2", "attention_decode_f32"], "attention_fwd_f32"),
         (OpKind.Conv3d, ["conv3d_fwd_f32"], "conv3d_fwd_f32"),
         (OpKind.Patchify3d, ["copy_fwd_any", "patch_embed_fwd_f32"], "copy_fwd_any"),
         (OpKind.Conv2dPatch, ["copy_fwd_any+cublasLtMatmul", "patch_embed_fwd_f32"], "copy_fwd_any+cublasLtMatmul"),

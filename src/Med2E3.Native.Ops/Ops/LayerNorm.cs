@@ -114,6 +114,64 @@ public static unsafe class LayerNorm
         });
     }
 
+    /// <summary>
+    /// Fast f32 backward of LayerNorm (or of RMSNorm when <paramref name="rms"/>: mean = 0 and no mean(ĝ) term).
+    /// Rows run in parallel; dw and db are summed per worker and then added.
+    /// </summary>
+    public static void BackwardFast(float* x, float* w, float* mean, float* rstd, float* dy, int n, int c, float* dx,
+        float* dw, float* db, bool rms)
+    {
+        int workers = Math.Max(1, Math.Min(Environment.ProcessorCount, n));
+        var dwPart = dw != null ? new float[workers * c] : null;
+        var dbPart = db != null ? new float[workers * c] : null;
+        Parallel.For(0, workers, t =>
+        {
+            var xh = new float[c];
+            var gh = new float[c];
+            int r0 = (int)((long)n * t / workers), r1 = (int)((long)n * (t + 1) / workers);
+            var dwt = dwPart is null ? Span<float>.Empty : dwPart.AsSpan(t * c, c);
+            var dbt = dbPart is null ? Span<float>.Empty : dbPart.AsSpan(t * c, c);
+            for (int r = r0; r < r1; r++)
+            {
+                var xr = new ReadOnlySpan<float>(x + (long)r * c, c);
+                var dyr = new ReadOnlySpan<float>(dy + (long)r * c, c);
+                float rs = rstd[r];
+                if (rms) TensorPrimitives.Multiply(xr, rs, xh);
+                else
+                {
+                    TensorPrimitives.Subtract(xr, mean[r], xh);
+                    TensorPrimitives.Multiply(xh, rs, xh);
+                }
+                if (w != null) TensorPrimitives.Multiply(dyr, new ReadOnlySpan<float>(w, c), gh);
+                else dyr.CopyTo(gh);
+                float mg = rms ? 0 : TensorPrimitives.Sum(gh) / c;
+                float mgx = TensorPrimitives.Dot(gh, xh) / c;
+                var dxr = new Span<float>(dx + (long)r * c, c);
+                // dx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂))
+                TensorPrimitives.MultiplyAdd(xh, -mgx, gh, dxr);
+                TensorPrimitives.Add(dxr, -mg, dxr);
+                TensorPrimitives.Multiply(dxr, rs, dxr);
+                if (dwPart is not null) TensorPrimitives.MultiplyAdd(dyr, xh, dwt, dwt);
+                if (dbPart is not null) TensorPrimitives.Add(dbt, dyr, dbt);
+            }
+        });
+        for (int i = 0; i < c; i++)
+        {
+            if (dw != null)
+            {
+                double a = 0;
+                for (int t = 0; t < workers; t++) a += dwPart![t * c + i];
+                dw[i] = (float)a;
+            }
+            if (db != null)
+            {
+                double a = 0;
+                for (int t = 0; t < workers; t++) a += dbPart![t * c + i];
+                db[i] = (float)a;
+            }
+        }
+    }
+
     internal static Tensor Apply(Tensor x, Tensor? w, Tensor? b, double eps)
     {
         Dispatch.Float("LayerNorm", x);

@@ -171,8 +171,8 @@ public static class OpCases
             l.Add(C(k, k.ToString().ToLowerInvariant() + "_wide_range", g => [k is OpKind.Log or OpKind.Sqrt ? g.Uniform(1e-3, 50, 1000) : g.Uniform(-9, 9, 1000)],
                 t => UnaryF(k, t[0]), a => a[0].Data.Select(x => Unary(k, x)).ToArray()) with { F64 = false, GradInputs = k == OpKind.Relu ? [] : [0] });
         }
-        l.Add(C(OpKind.GatedSilu, "gated_silu", g => [g.Randn(5, 12)], t => F.GatedSilu(t[0]),
-            a => Build([5, 6], ix => a[0][ix[0], ix[1] + 6] * a[0][ix[0], ix[1]] * Sig(a[0][ix[0], ix[1]]))) with { GradInputs = [0] });
+        l.Add(C(OpKind.GatedSilu, "gated_silu", g => [g.Randn(5, 38)], t => F.GatedSilu(t[0]),
+            a => Build([5, 19], ix => a[0][ix[0], ix[1] + 19] * a[0][ix[0], ix[1]] * Sig(a[0][ix[0], ix[1]]))) with { GradInputs = [0] });
 
         // ---------------------------------------------------------------- reductions
         l.Add(C(OpKind.Sum, "sum_axis1", g => [g.NonContiguous(3, 4, 5)], t => F.Sum(t[0], 1),
