@@ -27,6 +27,7 @@ public static class GenerateCommand
         float TopP,
         int? Seed,
         (float Lower, float Upper)? Window,
+        bool NanToZero,
         bool Json,
         string? ExplainPath);
 
@@ -59,6 +60,7 @@ public static class GenerateCommand
         var seed = CommonOptions.Integer("--seed", "Random seed for sampling (default: a fresh seed each run)", "S",
             int.MinValue);
         var window = CommonOptions.Window();
+        var nanToZero = CommonOptions.NanToZero();
         var json = CommonOptions.Json();
         var explain = new Option<FileInfo>("--explain")
         {
@@ -68,7 +70,7 @@ public static class GenerateCommand
 
         var command = new Command("generate", "Answer a question about a 3D volume (streams the answer, then tokens/s)")
         {
-            demo, checkpoint, volume, question, device, maxNewTokens, temperature, topP, seed, window, json, explain,
+            demo, checkpoint, volume, question, device, maxNewTokens, temperature, topP, seed, window, nanToZero, json, explain,
         };
         command.Validators.Add(result =>
         {
@@ -102,6 +104,7 @@ public static class GenerateCommand
                 TopP: parse.GetValue(topP),
                 Seed: parse.GetValue(seed),
                 Window: parse.GetValue(window),
+                NanToZero: parse.GetValue(nanToZero),
                 Json: parse.GetValue(json),
                 ExplainPath: parse.GetValue(explain)?.FullName);
             var terminal = Terminal.Create(parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error,
@@ -182,7 +185,7 @@ public static class GenerateCommand
             throw CliException.Output($"{explain}: folder {explainDir} does not exist");
 
         // The volume file is read first, so a bad file is reported before the (long) weight loading.
-        var (source, readSeconds) = terminal.Stage($"Reading {Path.GetFileName(volumePath)}", () => VolumeInput.ReadFile(volumePath));
+        var (source, readSeconds) = terminal.Stage($"Reading {Path.GetFileName(volumePath)}", () => VolumeInput.ReadFile(volumePath, settings.NanToZero));
         var (model, loadSeconds) = terminal.Stage($"Loading weights on {device}",
             () => CliException.Guard(ExitCodes.Checkpoint, checkpointDir,
                 () => Med2E3Model.Load(checkpointDir, device, new Med2E3LoadOptions { BertVocabPath = bertVocab })));

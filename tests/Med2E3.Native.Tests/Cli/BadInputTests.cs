@@ -65,7 +65,7 @@ public class BadInputTests
     public static TheoryData<string, string, byte[], string> BadVolumes() => new()
     {
         { "NaN voxels", "nan.npy", Npy("(1, 8, 32, 32)", [.. Random(8 * 32 * 32).Select((v, i) => i == 1000 ? float.NaN : v)]),
-          "1 NaN and 0 infinite voxel(s), the first at (d, h, w) = (0, 31, 8)" },
+          "1 NaN and 0 infinite voxel(s), the first at (d, h, w) = (0, 31, 8); pass --nan-to-zero to replace them with 0" },
         { "two channels", "channels.npy", Npy("(2, 8, 32, 32)", Random(2 * 8 * 32 * 32)),
           "shape (2, 8, 32, 32) has 2 channels; only single-channel volumes (1, D, H, W) are supported" },
         { "2-D array", "flat.npy", Npy("(32, 32)", Random(32 * 32)), "shape (32, 32) is not (D, H, W) or (1, D, H, W)" },
@@ -100,6 +100,19 @@ public class BadInputTests
         Assert.StartsWith($"med2e3: {path}: ", line);
         Assert.Contains(problem, line);
         Assert.DoesNotContain("   at ", r.Err);
+    }
+
+    [Fact]
+    public void NanToZeroReplacesNonFiniteVoxelsWithAWarning()
+    {
+        using var tmp = new CliRunner.TempDir();
+        string path = tmp.File("nan.npy");
+        File.WriteAllBytes(path, Npy("(1, 8, 32, 32)", [.. Random(8 * 32 * 32).Select((v, i) => i % 97 == 0 ? float.NaN : v)]));
+        var r = GenerateOn(path, "--nan-to-zero", "--max-new-tokens", "2", "--json");
+        Assert.True(r.ExitCode == ExitCodes.Ok, r.ToString());
+        using var doc = System.Text.Json.JsonDocument.Parse(r.Out);
+        var warning = Assert.Single(doc.RootElement.GetProperty("warnings").EnumerateArray());
+        Assert.Contains("NaN", warning.GetString());
     }
 
     [Fact]
