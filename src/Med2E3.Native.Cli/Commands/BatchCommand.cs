@@ -160,21 +160,8 @@ public static class BatchCommand
     /// One item, as the official evaluation runs it: the Phi-3 prompt is the item's conversation (phi template,
     /// ending in "ASSISTANT:"), the TG-IS question is its separate <c>question</c> field (spec §3.1).
     /// </summary>
-    static GenerationResult Answer(Med2E3Model model, Tensor volume, M3DItem item, GenerationOptions options)
-    {
-        int[] promptIds = model.Tokenizer.EncodePrompt(item.Prompt);
-        var question = model.TokenizeQuestion(item.Question);
-        using var noGrad = new NoGradScope();
-        using var scope = TensorScope.Begin();
-        var clock = Stopwatch.StartNew();
-        using var vision = model.EncodeVision(volume, [.. question.Ids.Select(i => (long)i)], [.. question.Mask.Select(i => (long)i)]);
-        float[] scores = vision.SliceScores.To(Device.Cpu).To(DType.F32).ToFloatArray();
-        var visionTime = clock.Elapsed;
-        var embeds = model.EmbedPrompt(promptIds, vision.VisionTokens);                      // (1, T, D)
-        var (ids, stop, prefill, decode, steps) = model.GenerateFromEmbeddings(embeds, options);
-        return new GenerationResult(ids, model.Tokenizer.Decode(ids), scores, embeds.Dim(1), stop,
-            new GenerationTimings(visionTime, prefill, decode, steps));
-    }
+    static GenerationResult Answer(Med2E3Model model, Tensor volume, M3DItem item, GenerationOptions options) =>
+        model.Generate(volume, item.Prompt, item.Question, options);
 
     static ItemReport Score(M3DItem item, string path, GenerationResult result, double seconds)
     {

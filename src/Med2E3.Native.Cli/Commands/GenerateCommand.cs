@@ -141,7 +141,7 @@ public static class GenerateCommand
 
     /// <summary>
     /// The whole path from a volume file to text: check the device, load the checkpoint, read and preprocess the
-    /// volume to the 3D encoder's img_size, then <see cref="Med2E3Model.Generate"/> with the answer streamed to
+    /// volume to the 3D encoder's img_size, then <see cref="Med2E3Model.Generate(Tensor, string, GenerationOptions?)"/> with the answer streamed to
     /// stdout token by token.
     /// </summary>
     public static int Run(Settings settings, Terminal terminal)

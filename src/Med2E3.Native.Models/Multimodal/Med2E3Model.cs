@@ -319,9 +319,19 @@ public sealed class Med2E3Model : IDisposable
     /// </summary>
     public GenerationResult Generate(Tensor volume, string question, GenerationOptions? options = null)
     {
-        options ??= new GenerationOptions();
         var (promptQuestion, bertQuestion) = SplitQuestion(question);
-        int[] promptIds = Tokenizer.EncodePrompt(PhiTemplate.BuildPrompt(promptQuestion));
+        return Generate(volume, PhiTemplate.BuildPrompt(promptQuestion), bertQuestion, options);
+    }
+
+    /// <summary>
+    /// Answers a prompt that is already rendered (for example an M3D conversation in the phi template, with its
+    /// &lt;image3d&gt; placeholder) while BERT scores the slices against the separate <paramref name="bertQuestion"/>,
+    /// as the official evaluation does (spec §3.1).
+    /// </summary>
+    public GenerationResult Generate(Tensor volume, string prompt, string bertQuestion, GenerationOptions? options = null)
+    {
+        options ??= new GenerationOptions();
+        int[] promptIds = Tokenizer.EncodePrompt(prompt);
         var q = TokenizeQuestion(bertQuestion);
         using var noGrad = new NoGradScope();
         using var scope = TensorScope.Begin();

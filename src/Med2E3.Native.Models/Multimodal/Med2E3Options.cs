@@ -57,7 +57,7 @@ public sealed record GenerationOptions
     public Action<GeneratedToken>? OnToken { get; init; }
 }
 
-/// <summary>Wall-clock times of one <see cref="Med2E3Model.Generate"/> call.</summary>
+/// <summary>Wall-clock times of one <see cref="Med2E3Model.Generate(Tensor, string, GenerationOptions?)"/> call.</summary>
 /// <param name="Vision">Encoders, connectors and TG-IS.</param>
 /// <param name="Prefill">Prompt splice and the prefill pass (time to the first token's logits).</param>
 /// <param name="Decode">All decode steps after the first token.</param>
