@@ -29,51 +29,7 @@ public static class VectorMath
 
     /// <summary>GELU(x) = 0.5·x·(1 + erf(x/√2)) for four doubles, via erf for small |x| and erfc otherwise.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<double> Gelu4(Vector256<double> x)
-    {
-        var t = Vector256.Abs(x) * Vector256.Create(InvSqrt2);
-        // Region 1, t ≤ 0.46875: erf(t) = t·P(t²)/Q(t²).
-        var ysq = t * t;
-        var num = Vector256.Create(A4) * ysq;
-        var den = ysq;
-        num = (num + Vector256.Create(A0)) * ysq;
-        den = (den + Vector256.Create(B0)) * ysq;
-        num = (num + Vector256.Create(A1)) * ysq;
-        den = (den + Vector256.Create(B1)) * ysq;
-        num = (num + Vector256.Create(A2)) * ysq;
-        den = (den + Vector256.Create(B2)) * ysq;
-        var e1 = t * (num + Vector256.Create(A3)) / (den + Vector256.Create(B3));
-        // Region 2, t ≤ 4: erfc(t) = exp(−t²)·P(t)/Q(t).
-        var n2 = Vector256.Create(C8) * t;
-        var d2 = t;
-        n2 = (n2 + Vector256.Create(C0)) * t; d2 = (d2 + Vector256.Create(D0)) * t;
-        n2 = (n2 + Vector256.Create(C1)) * t; d2 = (d2 + Vector256.Create(D1)) * t;
-        n2 = (n2 + Vector256.Create(C2)) * t; d2 = (d2 + Vector256.Create(D2)) * t;
-        n2 = (n2 + Vector256.Create(C3)) * t; d2 = (d2 + Vector256.Create(D3)) * t;
-        n2 = (n2 + Vector256.Create(C4)) * t; d2 = (d2 + Vector256.Create(D4)) * t;
-        n2 = (n2 + Vector256.Create(C5)) * t; d2 = (d2 + Vector256.Create(D5)) * t;
-        n2 = (n2 + Vector256.Create(C6)) * t; d2 = (d2 + Vector256.Create(D6)) * t;
-        var r2 = (n2 + Vector256.Create(C7)) / (d2 + Vector256.Create(D7));
-        // Region 3, t > 4: erfc(t) = exp(−t²)/t·(1/√π − z·P(z)/Q(z)), z = 1/t².
-        var z = Vector256.Create(1.0) / ysq;
-        var n3 = Vector256.Create(P5) * z;
-        var d3 = z;
-        n3 = (n3 + Vector256.Create(P0)) * z; d3 = (d3 + Vector256.Create(Q0)) * z;
-        n3 = (n3 + Vector256.Create(P1)) * z; d3 = (d3 + Vector256.Create(Q1)) * z;
-        n3 = (n3 + Vector256.Create(P2)) * z; d3 = (d3 + Vector256.Create(Q2)) * z;
-        n3 = (n3 + Vector256.Create(P3)) * z; d3 = (d3 + Vector256.Create(Q3)) * z;
-        var r3 = (Vector256.Create(InvSqrtPi) - z * (n3 + Vector256.Create(P4)) / (d3 + Vector256.Create(Q4))) / t;
-        var r = Vector256.ConditionalSelect(Vector256.LessThanOrEqual(t, Vector256.Create(4.0)), r2, r3);
-        var erfc = Vector256.Exp(-ysq) * r;
-        var small = Vector256.LessThanOrEqual(t, Vector256.Create(0.46875));
-        var pos = Vector256.GreaterThanOrEqual(x, Vector256<double>.Zero);
-        var one = Vector256.Create(1.0);
-        // 1 + erf(x/√2): 1 ± erf(t) when small, else 2 − erfc(t) for x ≥ 0 and erfc(t) for x < 0.
-        var onePlus = Vector256.ConditionalSelect(small,
-            Vector256.ConditionalSelect(pos, one + e1, one - e1),
-            Vector256.ConditionalSelect(pos, Vector256.Create(2.0) - erfc, erfc));
-        return Vector256.Create(0.5) * x * onePlus;
-    }
+    private static Vector256<double> Gelu4(Vector256<double> x) => x * Phi4(x);
 
     /// <summary>Φ(x) = 0.5·(1 + erf(x/√2)) for four doubles, via erf for small |x| and erfc otherwise.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -125,51 +81,7 @@ public static class VectorMath
 
     /// <summary>GELU(x) = 0.5·x·(1 + erf(x/√2)) for eight doubles, via erf for small |x| and erfc otherwise.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<double> Gelu8(Vector512<double> x)
-    {
-        var t = Vector512.Abs(x) * Vector512.Create(InvSqrt2);
-        // Region 1, t ≤ 0.46875: erf(t) = t·P(t²)/Q(t²).
-        var ysq = t * t;
-        var num = Vector512.Create(A4) * ysq;
-        var den = ysq;
-        num = (num + Vector512.Create(A0)) * ysq;
-        den = (den + Vector512.Create(B0)) * ysq;
-        num = (num + Vector512.Create(A1)) * ysq;
-        den = (den + Vector512.Create(B1)) * ysq;
-        num = (num + Vector512.Create(A2)) * ysq;
-        den = (den + Vector512.Create(B2)) * ysq;
-        var e1 = t * (num + Vector512.Create(A3)) / (den + Vector512.Create(B3));
-        // Region 2, t ≤ 4: erfc(t) = exp(−t²)·P(t)/Q(t).
-        var n2 = Vector512.Create(C8) * t;
-        var d2 = t;
-        n2 = (n2 + Vector512.Create(C0)) * t; d2 = (d2 + Vector512.Create(D0)) * t;
-        n2 = (n2 + Vector512.Create(C1)) * t; d2 = (d2 + Vector512.Create(D1)) * t;
-        n2 = (n2 + Vector512.Create(C2)) * t; d2 = (d2 + Vector512.Create(D2)) * t;
-        n2 = (n2 + Vector512.Create(C3)) * t; d2 = (d2 + Vector512.Create(D3)) * t;
-        n2 = (n2 + Vector512.Create(C4)) * t; d2 = (d2 + Vector512.Create(D4)) * t;
-        n2 = (n2 + Vector512.Create(C5)) * t; d2 = (d2 + Vector512.Create(D5)) * t;
-        n2 = (n2 + Vector512.Create(C6)) * t; d2 = (d2 + Vector512.Create(D6)) * t;
-        var r2 = (n2 + Vector512.Create(C7)) / (d2 + Vector512.Create(D7));
-        // Region 3, t > 4: erfc(t) = exp(−t²)/t·(1/√π − z·P(z)/Q(z)), z = 1/t².
-        var z = Vector512.Create(1.0) / ysq;
-        var n3 = Vector512.Create(P5) * z;
-        var d3 = z;
-        n3 = (n3 + Vector512.Create(P0)) * z; d3 = (d3 + Vector512.Create(Q0)) * z;
-        n3 = (n3 + Vector512.Create(P1)) * z; d3 = (d3 + Vector512.Create(Q1)) * z;
-        n3 = (n3 + Vector512.Create(P2)) * z; d3 = (d3 + Vector512.Create(Q2)) * z;
-        n3 = (n3 + Vector512.Create(P3)) * z; d3 = (d3 + Vector512.Create(Q3)) * z;
-        var r3 = (Vector512.Create(InvSqrtPi) - z * (n3 + Vector512.Create(P4)) / (d3 + Vector512.Create(Q4))) / t;
-        var r = Vector512.ConditionalSelect(Vector512.LessThanOrEqual(t, Vector512.Create(4.0)), r2, r3);
-        var erfc = Vector512.Exp(-ysq) * r;
-        var small = Vector512.LessThanOrEqual(t, Vector512.Create(0.46875));
-        var pos = Vector512.GreaterThanOrEqual(x, Vector512<double>.Zero);
-        var one = Vector512.Create(1.0);
-        // 1 + erf(x/√2): 1 ± erf(t) when small, else 2 − erfc(t) for x ≥ 0 and erfc(t) for x < 0.
-        var onePlus = Vector512.ConditionalSelect(small,
-            Vector512.ConditionalSelect(pos, one + e1, one - e1),
-            Vector512.ConditionalSelect(pos, Vector512.Create(2.0) - erfc, erfc));
-        return Vector512.Create(0.5) * x * onePlus;
-    }
+    private static Vector512<double> Gelu8(Vector512<double> x) => x * Phi8(x);
 
     /// <summary>Φ(x) = 0.5·(1 + erf(x/√2)) for eight doubles, via erf for small |x| and erfc otherwise.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
