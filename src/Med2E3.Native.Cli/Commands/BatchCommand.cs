@@ -14,7 +14,8 @@ namespace Med2E3.Native.Cli.Commands;
 public static class BatchCommand
 {
     public sealed record Settings(
-        string CheckpointDir, string DataPath, string VolumeRoot, string OutPath, string Device, int? MaxNewTokens);
+        string CheckpointDir, string DataPath, string VolumeRoot, string OutPath, string Device, int? MaxNewTokens,
+        bool NanToZero = false);
 
     public static Command Create()
     {
@@ -41,15 +42,17 @@ public static class BatchCommand
         var maxNewTokens = CommonOptions.PositiveInt("--max-new-tokens",
             "Stop each answer after N new tokens (default: the llm_max_length cap, as in evaluation)");
 
+        var nanToZero = CommonOptions.NanToZero();
         var command = new Command("batch", "Answer every question of an M3D-style JSON file; score against the reference answers")
         {
-            checkpoint, data, volumeRoot, output, device, maxNewTokens,
+            checkpoint, data, volumeRoot, output, device, maxNewTokens, nanToZero,
         };
         command.SetAction(parse =>
         {
             var settings = new Settings(
                 parse.GetValue(checkpoint)!.FullName, parse.GetValue(data)!.FullName, parse.GetValue(volumeRoot)!.FullName,
-                parse.GetValue(output)!.FullName, parse.GetValue(device) ?? "auto", parse.GetValue(maxNewTokens));
+                parse.GetValue(output)!.FullName, parse.GetValue(device) ?? "auto", parse.GetValue(maxNewTokens),
+                parse.GetValue(nanToZero));
             var terminal = Terminal.Create(parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error,
                 json: false, parse.GetValue<bool>("--verbose"));
             return Run(settings, terminal);
@@ -117,7 +120,7 @@ public static class BatchCommand
                 {
                     if (path is null)
                         throw CliException.BadInput($"{settings.DataPath}: item {item.Index}: {item.Vision3D.Count} volumes; one per item is supported");
-                    var (_, input) = VolumeInput.Read(path, imgSize, window: null);
+                    var (_, input) = VolumeInput.Read(path, imgSize, window: null, settings.NanToZero);
                     using var volume = Tensor.FromArray(input.Data, 1, 1, input.Depth, input.Height, input.Width); // (B, 1, D, H, W)
                     GenerationResult result = Answer(model, volume, item, options);
                     report = Score(item, path, result, itemClock.Elapsed.TotalSeconds);

@@ -14,6 +14,11 @@ public static class CommonOptions
         Recursive = true,
     };
 
+    public static Option<bool> NanToZero() => new("--nan-to-zero")
+    {
+        Description = "Replace NaN or infinite voxels with 0 (with a warning) instead of refusing the volume",
+    };
+
     public static Option<bool> Json() => new("--json")
     {
         Description = "Write one JSON document to stdout (for scripts); no progress output",

@@ -27,6 +27,7 @@ public static class GenerateCommand
         float TopP,
         int? Seed,
         (float Lower, float Upper)? Window,
+        bool NanToZero,
         bool Json,
         string? ExplainPath);
 
@@ -59,6 +60,7 @@ public static class GenerateCommand
         var seed = CommonOptions.Integer("--seed", "Random seed for sampling (default: a fresh seed each run)", "S",
             int.MinValue);
         var window = CommonOptions.Window();
+        var nanToZero = CommonOptions.NanToZero();
         var json = CommonOptions.Json();
         var explain = new Option<FileInfo>("--explain")
         {
@@ -68,7 +70,7 @@ public static class GenerateCommand
 
         var command = new Command("generate", "Answer a question about a 3D volume (streams the answer, then tokens/s)")
         {
-            demo, checkpoint, volume, question, device, maxNewTokens, temperature, topP, seed, window, json, explain,
+            demo, checkpoint, volume, question, device, maxNewTokens, temperature, topP, seed, window, nanToZero, json, explain,
         };
         command.Validators.Add(result =>
         {
@@ -102,6 +104,7 @@ public static class GenerateCommand
                 TopP: parse.GetValue(topP),
                 Seed: parse.GetValue(seed),
                 Window: parse.GetValue(window),
+                NanToZero: parse.GetValue(nanToZero),
                 Json: parse.GetValue(json),
                 ExplainPath: parse.GetValue(explain)?.FullName);
             var terminal = Terminal.Create(parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error,
@@ -177,21 +180,21 @@ public static class GenerateCommand
             throw CliException.Checkpoint(File.Exists(checkpointDir)
                 ? $"{checkpointDir}: is a file; --checkpoint expects the checkpoint folder"
                 : $"{checkpointDir}: checkpoint folder not found");
-        if (Directory.Exists(volumePath))
-            throw CliException.BadInput($"{volumePath}: is a folder; --volume expects a .npy, .nii or .nii.gz file");
-        if (!File.Exists(volumePath))
-            throw CliException.BadInput($"{volumePath}: volume file not found");
+        VolumeInput.CheckExists(volumePath);
         if (settings.ExplainPath is { } explain && Path.GetDirectoryName(explain) is { } explainDir && !Directory.Exists(explainDir))
             throw CliException.Output($"{explain}: folder {explainDir} does not exist");
 
+        // The volume file is read first, so a bad file is reported before the (long) weight loading.
+        var (source, readSeconds) = terminal.Stage($"Reading {Path.GetFileName(volumePath)}", () => VolumeInput.ReadFile(volumePath, settings.NanToZero));
         var (model, loadSeconds) = terminal.Stage($"Loading weights on {device}",
             () => CliException.Guard(ExitCodes.Checkpoint, checkpointDir,
                 () => Med2E3Model.Load(checkpointDir, device, new Med2E3LoadOptions { BertVocabPath = bertVocab })));
         using var _model = model;
         terminal.Detail($"checkpoint {checkpointDir}: compute dtype {model.DType}, llm_max_length {model.MaxLength}");
 
-        var ((source, input), readSeconds) = terminal.Stage($"Reading {Path.GetFileName(volumePath)}",
-            () => VolumeInput.Read(volumePath, model.Checkpoint.Vision3DConfig.ImgSize, settings.Window));
+        var clockPrepare = Stopwatch.StartNew();
+        var input = VolumeInput.Prepare(source, model.Checkpoint.Vision3DConfig.ImgSize, settings.Window);
+        readSeconds += clockPrepare.Elapsed.TotalSeconds;
         terminal.Detail($"volume {source.Depth}×{source.Height}×{source.Width} ({source.Format}), "
             + $"foreground {input.Crop}, resized to {input.Depth}×{input.Height}×{input.Width}");
         var warnings = new List<string>(input.Warnings);

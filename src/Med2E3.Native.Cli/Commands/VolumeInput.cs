@@ -16,23 +16,54 @@ public static class VolumeInput
     /// <param name="path">The volume file.</param>
     /// <param name="imgSize">(D, H, W) from <c>vision3d_model/config.json</c> (<c>img_size</c>).</param>
     /// <param name="window">Optional intensity window; it implies min–max scaling afterwards, also for .npy.</param>
+    /// <param name="nanToZero">Replace NaN or infinite voxels with 0 instead of refusing the file.</param>
     /// <exception cref="CliException">Exit code 3 with "FILE: problem" when the file cannot be used.</exception>
-    public static Prepared Read(string path, IReadOnlyList<int> imgSize, (float Lower, float Upper)? window)
+    public static Prepared Read(string path, IReadOnlyList<int> imgSize, (float Lower, float Upper)? window,
+        bool nanToZero = false)
     {
-        if (imgSize.Count != 3 || imgSize.Any(n => n < 1))
-            throw CliException.Checkpoint($"vision3d img_size [{string.Join(", ", imgSize)}] is not a (D, H, W) size");
+        Volume volume = ReadFile(path, nanToZero);
+        return new Prepared(volume, Prepare(volume, imgSize, window));
+    }
+
+    /// <summary>
+    /// Reads the file (format, header, voxels, orientation): "FILE: problem", exit code 3. NaN or infinite voxels are
+    /// an error unless <paramref name="nanToZero"/> (<c>--nan-to-zero</c>), which replaces them with 0 and warns.
+    /// </summary>
+    public static Volume ReadFile(string path, bool nanToZero = false)
+    {
+        CheckExists(path);
+        var options = new VolumeReadOptions { NonFinite = nanToZero ? NonFinitePolicy.ReplaceWithZero : NonFinitePolicy.Error };
+        try
+        {
+            return CliException.Guard(ExitCodes.BadInput, path, () => VolumeReader.Read(path, options));
+        }
+        catch (CliException e) when (e.Message.Contains("NonFinitePolicy.ReplaceWithZero", StringComparison.Ordinal))
+        {
+            // The reader's hint names its API; on the command line the same choice is --nan-to-zero.
+            throw CliException.BadInput(e.Message.Replace("read with NonFinitePolicy.ReplaceWithZero", "pass --nan-to-zero"),
+                e.InnerException);
+        }
+    }
+
+    /// <summary>"FILE: volume file not found" (or "is a folder"), exit code 3.</summary>
+    public static void CheckExists(string path)
+    {
         if (Directory.Exists(path))
             throw CliException.BadInput($"{path}: is a folder; --volume expects a .npy, .nii or .nii.gz file");
         if (!File.Exists(path))
             throw CliException.BadInput($"{path}: volume file not found");
+    }
 
-        Volume volume = CliException.Guard(ExitCodes.BadInput, path, () => VolumeReader.Read(path));
+    /// <summary>Window, min–max, crop to the foreground and resize to <paramref name="imgSize"/> (D, H, W).</summary>
+    public static PreprocessResult Prepare(Volume volume, IReadOnlyList<int> imgSize, (float Lower, float Upper)? window)
+    {
+        if (imgSize.Count != 3 || imgSize.Any(n => n < 1))
+            throw CliException.Checkpoint($"vision3d img_size [{string.Join(", ", imgSize)}] is not a (D, H, W) size");
         var options = PreprocessOptions.Default.WithTarget(imgSize[0], imgSize[1], imgSize[2]) with
         {
             Window = window is { } w ? (w.Lower, w.Upper) : null,
             MinMaxNormalize = window is null ? null : true,
         };
-        PreprocessResult input = CliException.Guard(ExitCodes.BadInput, path, () => Preprocess.Run(volume, options));
-        return new Prepared(volume, input);
+        return CliException.Guard(ExitCodes.BadInput, volume.FilePath, () => Preprocess.Run(volume, options));
     }
 }

@@ -65,7 +65,7 @@ public class BadInputTests
     public static TheoryData<string, string, byte[], string> BadVolumes() => new()
     {
         { "NaN voxels", "nan.npy", Npy("(1, 8, 32, 32)", [.. Random(8 * 32 * 32).Select((v, i) => i == 1000 ? float.NaN : v)]),
-          "1 NaN and 0 infinite voxel(s), the first at (d, h, w) = (0, 31, 8)" },
+          "1 NaN and 0 infinite voxel(s), the first at (d, h, w) = (0, 31, 8); pass --nan-to-zero to replace them with 0" },
         { "two channels", "channels.npy", Npy("(2, 8, 32, 32)", Random(2 * 8 * 32 * 32)),
           "shape (2, 8, 32, 32) has 2 channels; only single-channel volumes (1, D, H, W) are supported" },
         { "2-D array", "flat.npy", Npy("(32, 32)", Random(32 * 32)), "shape (32, 32) is not (D, H, W) or (1, D, H, W)" },
@@ -100,6 +100,19 @@ public class BadInputTests
         Assert.StartsWith($"med2e3: {path}: ", line);
         Assert.Contains(problem, line);
         Assert.DoesNotContain("   at ", r.Err);
+    }
+
+    [Fact]
+    public void NanToZeroReplacesNonFiniteVoxelsWithAWarning()
+    {
+        using var tmp = new CliRunner.TempDir();
+        string path = tmp.File("nan.npy");
+        File.WriteAllBytes(path, Npy("(1, 8, 32, 32)", [.. Random(8 * 32 * 32).Select((v, i) => i % 97 == 0 ? float.NaN : v)]));
+        var r = GenerateOn(path, "--nan-to-zero", "--max-new-tokens", "2", "--json");
+        Assert.True(r.ExitCode == ExitCodes.Ok, r.ToString());
+        using var doc = System.Text.Json.JsonDocument.Parse(r.Out);
+        var warning = Assert.Single(doc.RootElement.GetProperty("warnings").EnumerateArray());
+        Assert.Contains("NaN", warning.GetString());
     }
 
     [Fact]
@@ -159,6 +172,52 @@ public class BadInputTests
         Assert.Equal([$"error: {weights}: tensor 'model.layers.0.mlp.gate_up_proj.weight' has shape [192,64], "
             + "the config expects [256,64] (and 3 more, listed above)"], r.ErrLines);
         Assert.DoesNotContain("   at ", r.Err);
+    }
+
+    /// <summary>A copy of the fixture (checkpoint/ and text_tokenizer/) with one thing broken by <paramref name="breakIt"/>.</summary>
+    static CliRunner.Result GenerateOnBrokenCheckpoint(CliRunner.TempDir tmp, Action<string> breakIt)
+    {
+        CopyDirectory(CliRunner.FixtureDir, tmp.Path);
+        string checkpoint = Path.Combine(tmp.Path, "checkpoint");
+        breakIt(checkpoint);
+        string volume = Path.Combine(CliRunner.RepoRoot, "tests", "data", "volumes", "phantom-1x8x32x32.npy");
+        return CliRunner.Run("generate", "--checkpoint", checkpoint, "--volume", volume, "-q", "hi", "--device", "cpu");
+    }
+
+    [Fact]
+    public void GenerateOnACheckpointThatDoesNotMatchItsConfig()
+    {
+        using var tmp = new CliRunner.TempDir();
+        var r = GenerateOnBrokenCheckpoint(tmp, ckpt =>
+        {
+            string config = Path.Combine(ckpt, "llm", "config.json");
+            File.WriteAllText(config, File.ReadAllText(config).Replace("\"intermediate_size\": 96", "\"intermediate_size\": 128"));
+        });
+        Assert.True(r.ExitCode == ExitCodes.Checkpoint, r.ToString());
+        string weights = Path.Combine(tmp.Path, "checkpoint", "llm", "pytorch_model.bin");
+        Assert.Contains($"med2e3: {weights}: tensor 'model.layers.0.mlp.gate_up_proj.weight' has shape [192,64], "
+            + "the config expects [256,64] (and 3 more problem(s))", r.ErrLines);
+        Assert.DoesNotContain("   at ", r.Err);
+    }
+
+    [Fact]
+    public void GenerateOnACheckpointWithoutLlmWeights()
+    {
+        using var tmp = new CliRunner.TempDir();
+        var r = GenerateOnBrokenCheckpoint(tmp, ckpt => File.Delete(Path.Combine(ckpt, "llm", "pytorch_model.bin")));
+        Assert.True(r.ExitCode == ExitCodes.Checkpoint, r.ToString());
+        Assert.Contains($"med2e3: {Path.Combine(tmp.Path, "checkpoint", "llm")}: no weights (looked for model.safetensors.index.json, "
+            + "model.safetensors, pytorch_model.bin.index.json, pytorch_model.bin)", r.ErrLines);
+    }
+
+    [Fact]
+    public void GenerateOnATruncatedWeightFile()
+    {
+        using var tmp = new CliRunner.TempDir();
+        string file = Path.Combine(tmp.Path, "checkpoint", "vision2d_model", "pytorch_model.bin");
+        var r = GenerateOnBrokenCheckpoint(tmp, _ => File.WriteAllBytes(file, File.ReadAllBytes(file)[..1000]));
+        Assert.True(r.ExitCode == ExitCodes.Checkpoint, r.ToString());
+        Assert.Contains($"med2e3: {file}: no zip end-of-central-directory record (not a PyTorch zip checkpoint, or truncated)", r.ErrLines);
     }
 
     internal static void CopyDirectory(string from, string to)
