@@ -6,10 +6,12 @@ using System.Runtime.Intrinsics.X86;
 namespace Med2E3.Native.Ops.Cpu;
 
 /// <summary>
-/// The fast CPU single-precision GEMM: C = alpha·op(A)·op(B) + beta·C + bias, cache-blocked (Kc × Nc panels of B,
-/// Mc × Kc blocks of A, both packed), multi-threaded over row blocks, with a register-tiled FMA micro-kernel
-/// (6 × 32 with 512-bit vectors, 6 × 16 with 256-bit vectors). Matrix–vector shapes (M ≤ 4) skip packing and use
-/// dot products over the rows of B, which is the decode path of the LLM.
+/// The fast CPU single-precision GEMM: C = alpha·op(A)·op(B) + beta·C + bias. For each (Nc = 1536) × (Kc = 256) block
+/// of B, the block is packed into 32-column micro-panels (shared, L2/L3); the rows of C are split into equal shares of
+/// 6-row micro-panels, one share per worker thread; each worker packs Mc = 96 rows of A at a time and, for each 6-row
+/// micro-panel (held in L1), streams the B micro-panels through a register-tiled FMA micro-kernel (6 × 32 with
+/// 512-bit vectors, 6 × 16 with 256-bit vectors). Matrix–vector shapes (M ≤ 4 with B as rows, the LLM decode path)
+/// skip packing and use dot products over the rows of B.
 /// </summary>
 public static unsafe class Gemm
 {
@@ -64,7 +66,6 @@ public static unsafe class Gemm
         int kcMax = Math.Min(KC, k);
         int ncMax = Math.Min(NC, RoundUp(n, nr));
         float* bPack = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)((long)kcMax * ncMax * 4), 64);
-        int mBlocks = (m + MC - 1) / MC;
         int aPackLen = MC * kcMax;
         try
         {
@@ -84,57 +85,51 @@ public static unsafe class Gemm
                     else
                         for (int jp = 0; jp < nPanels; jp++) PackB(transB, b, ldb, pc, kc, jc + jp * nr, Math.Min(nr, nc - jp * nr), nr, bPack + (long)jp * kc * nr);
 
-                    void Block(int ib, float* aPack)
+                    // Rows [r0, r1) in sub-blocks of MC: pack A, then for each A micro-panel (kept in L1) stream
+                    // the B micro-panels of the packed B block (kept in L2).
+                    void Rows(int r0, int r1, float* aPack)
                     {
-                        int ic = ib * MC;
-                        int mc = Math.Min(MC, m - ic);
-                        PackA(transA, a, lda, ic, mc, pc, kc, aPack);
-                        for (int jp = 0; jp < nPanels; jp++)
+                        float* tile = aPack + aPackLen;
+                        for (int ic = r0; ic < r1; ic += MC)
                         {
-                            int j0 = jc + jp * nr;
-                            int nw = Math.Min(nr, n - j0);
-                            float* bp = bPack + (long)jp * kc * nr;
+                            int mc = Math.Min(MC, r1 - ic);
+                            PackA(transA, a, lda, ic, mc, pc, kc, aPack);
                             for (int ir = 0; ir < mc; ir += MR)
                             {
                                 int mw = Math.Min(MR, mc - ir);
                                 float* ap = aPack + (long)ir * kc;
-                                float* cp = c + (long)(ic + ir) * ldc + j0;
-                                float* tile = aPack + aPackLen;
-                                if (nr == 32) Kernel6x32(kc, ap, bp, tile);
-                                else Kernel6x16(kc, ap, bp, tile);
-                                StoreTile(tile, nr, cp, ldc, mw, nw, alpha, beta, first, bias == null ? null : bias + j0);
+                                for (int jp = 0; jp < nPanels; jp++)
+                                {
+                                    int j0 = jc + jp * nr;
+                                    int nw = Math.Min(nr, n - j0);
+                                    float* bp = bPack + (long)jp * kc * nr;
+                                    if (nr == 32) Kernel6x32(kc, ap, bp, tile);
+                                    else Kernel6x16(kc, ap, bp, tile);
+                                    StoreTile(tile, nr, c + (long)(ic + ir) * ldc + j0, ldc, mw, nw, alpha, beta, first, bias == null ? null : bias + j0);
+                                }
                             }
                         }
                     }
 
-                    if (threads > 1 && mBlocks > 1)
-                    {
-                        Parallel.For(0, Math.Min(threads, mBlocks), new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
-                        {
-                            float* aPack = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)(aPackLen * 4 + TileBytes), 64);
-                            try
-                            {
-                                int workers = Math.Min(threads, mBlocks);
-                                for (int ib = t; ib < mBlocks; ib += workers) Block(ib, aPack);
-                            }
-                            finally
-                            {
-                                System.Runtime.InteropServices.NativeMemory.AlignedFree(aPack);
-                            }
-                        });
-                    }
-                    else
+                    int microPanels = (m + MR - 1) / MR;
+                    int workers = Math.Min(threads, microPanels);
+                    void Worker(int t)
                     {
                         float* aPack = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)(aPackLen * 4 + TileBytes), 64);
                         try
                         {
-                            for (int ib = 0; ib < mBlocks; ib++) Block(ib, aPack);
+                            // Equal shares of MR-row micro-panels per worker (balanced even when M/MC is small).
+                            int r0 = (int)((long)microPanels * t / workers) * MR;
+                            int r1 = Math.Min(m, (int)((long)microPanels * (t + 1) / workers) * MR);
+                            Rows(r0, r1, aPack);
                         }
                         finally
                         {
                             System.Runtime.InteropServices.NativeMemory.AlignedFree(aPack);
                         }
                     }
+                    if (workers > 1) Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, Worker);
+                    else Worker(0);
                 }
             }
         }
