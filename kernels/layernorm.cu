@@ -9,6 +9,8 @@
 //           backward, with x̂ = (x − mean)·rstd and g = dy·w:
 //           dx[r,c] = rstd[r] · (g[r,c] − mean_c(g[r,:]) − x̂[r,c] · mean_c(g[r,:]·x̂[r,:]))
 //           dw[c]   = Σr dy[r,c]·x̂[r,c]      db[c] = Σr dy[r,c]
+//           mean = null selects RMSNorm's gradient (x̂ = x·rstd, no centring: the mean(g) term drops out);
+//           rmsnorm.cu's backward is these kernels
 // shapes:   x, y, dy, dx (N, C) row-major contiguous, dtype f32 or bf16; w, b, dw, db (C) same dtype;
 //           mean, rstd (N) always f32, written by the forward and read by the backward.
 // launch:   fwd_f32_v1     one thread per row     grid ceil_div(N, 256)               block 256
@@ -48,7 +50,7 @@ struct LayerNormBwdParams {
     const void* dy;     // (N, C) upstream gradient, dtype of x
     const void* x;      // (N, C) forward input
     const void* w;      // (C) forward scale, or null
-    const float* mean;  // (N) saved by the forward
+    const float* mean;  // (N) saved by the forward, or null for RMSNorm
     const float* rstd;  // (N) saved by the forward
     void* dx;           // (N, C) input gradient (written, not accumulated)
     int rows;           // N
@@ -161,6 +163,7 @@ extern "C" __global__ void layernorm_fwd_bf16(LayerNormParams p) { layernorm_fwd
 // ---- backward -----------------------------------------------------------------------------------------------------
 
 // dx for one row per warp: two reductions over the row (mean of g and of g·x̂), then the elementwise formula.
+// Without a mean (RMSNorm) x̂ = x·rstd and the mean(g) term is absent.
 template <typename T>
 __device__ __forceinline__ void layernorm_bwd_dx_warp(const LayerNormBwdParams& p) {
     const int lane = threadIdx.x & 31;
@@ -172,14 +175,15 @@ __device__ __forceinline__ void layernorm_bwd_dx_warp(const LayerNormBwdParams& 
     const T* dy = (const T*)p.dy + off;
     const T* w = (const T*)p.w;
     T* dx = (T*)p.dx + off;
-    const float mean = p.mean[r], rstd = p.rstd[r];
+    const bool rms = p.mean == nullptr;  // uniform across the grid: the reductions below stay warp-uniform
+    const float mean = rms ? 0.0f : p.mean[r], rstd = p.rstd[r];
     float sg = 0.0f, sgx = 0.0f;
     for (int c = lane; c < C; c += 32) {
         const float g = ld_f32(dy + c) * (w ? ld_f32(w + c) : 1.0f);
         sg += g;
         sgx += g * (ld_f32(x + c) - mean) * rstd;
     }
-    const float mg = warp_sum(sg) / C;
+    const float mg = rms ? 0.0f : warp_sum(sg) / C;
     const float mgx = warp_sum(sgx) / C;
     for (int c = lane; c < C; c += 32) {
         const float g = ld_f32(dy + c) * (w ? ld_f32(w + c) : 1.0f);

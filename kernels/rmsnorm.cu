@@ -1,16 +1,15 @@
-// rmsnorm.cu — RMSNorm over the last dimension (Phi-3), forward and input gradient.
+// rmsnorm.cu — RMSNorm over the last dimension (Phi-3), forward (its backward reuses layernorm.cu).
 //
-// defines:  rmsnorm_fwd_f32, rmsnorm_fwd_bf16, rmsnorm_bwd_dx_f32, rmsnorm_bwd_dx_bf16
+// defines:  rmsnorm_fwd_f32, rmsnorm_fwd_bf16
 // math:     rstd[r] = 1 / sqrt(Σc x[r,c]² / C + eps)
 //           h[r,c]  = round_T(x[r,c] · rstd[r])             (f32 math; rounded to the tensor dtype first, as
 //                                                              transformers' Phi3RMSNorm does in bf16)
 //           y[r,c]  = round_T(h[r,c] · w[c])                 (w null: y = h)
 //           backward (f32 math; the intermediate rounding is not differentiated), with ĥ = x·rstd, g = dy·w:
-//           dx[r,c] = rstd[r] · (g[r,c] − ĥ[r,c] · mean_c(g[r,:]·ĥ[r,:]))
-//           dw[c]   = Σr dy[r,c]·ĥ[r,c]  — computed by layernorm_bwd_wb_* / layernorm_bwd_wb_reduce_* (layernorm.cu)
-//                     with mean = null and db = null
+//           dx[r,c] = rstd[r] · (g[r,c] − ĥ[r,c] · mean_c(g[r,:]·ĥ[r,:]))   — layernorm_bwd_dx_* with mean = null
+//           dw[c]   = Σr dy[r,c]·ĥ[r,c]  — layernorm_bwd_wb_* / layernorm_bwd_wb_reduce_* with mean = null, db = null
 // shapes:   x, y, dy, dx (N, C) row-major contiguous, f32 or bf16; w (C) same dtype; rstd (N) f32, saved
-// launch:   all kernels: one warp per row, grid ceil_div(N, 8), block 256
+// launch:   one warp per row, grid ceil_div(N, 8), block 256
 // floor:    memory-bound, N·C·(in + out) bytes. Phi-3 decode (N = 1, C = 3072) is latency-bound (one warp);
 //           not yet measured on a device.
 // variants: default only (one warp per row, 4-wide vector loads when C % 4 == 0 and rows are aligned)
@@ -33,18 +32,6 @@ struct RmsNormParams {
     int pad_;           // keeps the size a multiple of 8
 };
 static_assert(sizeof(RmsNormParams) == 48, "RmsNormParams layout is mirrored in C#");
-
-// Arguments of rmsnorm_bwd_dx_*.
-struct RmsNormBwdParams {
-    const void* dy;     // (N, C) upstream gradient
-    const void* x;      // (N, C) forward input
-    const void* w;      // (C) forward scale, or null
-    const float* rstd;  // (N) saved by the forward
-    void* dx;           // (N, C) input gradient (written, not accumulated)
-    int rows;           // N
-    int cols;           // C
-};
-static_assert(sizeof(RmsNormBwdParams) == 48, "RmsNormBwdParams layout is mirrored in C#");
 
 // Rounds through the storage type: the identity for f32, round-to-nearest-even for bf16.
 __device__ __forceinline__ float round_to(const float*, float v) { return v; }
@@ -92,27 +79,3 @@ __device__ __forceinline__ void rmsnorm_fwd_warp(const RmsNormParams& p) {
 
 extern "C" __global__ void rmsnorm_fwd_f32(RmsNormParams p) { rmsnorm_fwd_warp<float>(p); }
 extern "C" __global__ void rmsnorm_fwd_bf16(RmsNormParams p) { rmsnorm_fwd_warp<bf16_t>(p); }
-
-template <typename T>
-__device__ __forceinline__ void rmsnorm_bwd_dx_warp(const RmsNormBwdParams& p) {
-    const int lane = threadIdx.x & 31;
-    const int r = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
-    if (r >= p.rows) return;
-    const int C = p.cols;
-    const size_t off = (size_t)r * C;
-    const T* x = (const T*)p.x + off;
-    const T* dy = (const T*)p.dy + off;
-    const T* w = (const T*)p.w;
-    T* dx = (T*)p.dx + off;
-    const float rstd = p.rstd[r];
-    float s = 0.0f;
-    for (int c = lane; c < C; c += 32) s += ld_f32(dy + c) * (w ? ld_f32(w + c) : 1.0f) * ld_f32(x + c) * rstd;
-    const float mgh = warp_sum(s) / C;
-    for (int c = lane; c < C; c += 32) {
-        const float h = ld_f32(x + c) * rstd;
-        st_f32(dx + c, rstd * (ld_f32(dy + c) * (w ? ld_f32(w + c) : 1.0f) - h * mgh));
-    }
-}
-
-extern "C" __global__ void rmsnorm_bwd_dx_f32(RmsNormBwdParams p) { rmsnorm_bwd_dx_warp<float>(p); }
-extern "C" __global__ void rmsnorm_bwd_dx_bf16(RmsNormBwdParams p) { rmsnorm_bwd_dx_warp<bf16_t>(p); }

@@ -61,14 +61,15 @@ public sealed partial class CudaBackend
         int n = RowsOf(x, c);
         if (n > 0)
         {
-            var p = new KernelParams.RmsNormBwdParams
+            // LayerNorm's input gradient without a mean is RMSNorm's (layernorm.cu says so in its header).
+            var p = new KernelParams.LayerNormBwdParams
             {
                 Dy = Ptr(dy), X = Ptr(x), W = Ptr(w), Rstd = Ptr(rstd), Dx = Ptr(dx), Rows = n, Cols = c,
             };
-            Kernel("rmsnorm.cu", $"rmsnorm_bwd_dx_{suffix}").Launch(_stream, WarpRows(n), Block, 0, p);
+            Launch("layernorm.cu", $"layernorm_bwd_dx_{suffix}", WarpRows(n), p);
         }
 
-        // dw = Σrows dy·x·rstd: LayerNorm's column sums with mean 0 (layernorm.cu says so in its header).
+        // dw = Σrows dy·x·rstd: LayerNorm's column sums with mean 0.
         ParameterGradients(suffix, x, null, rstd, dy, n, c, dw, null);
     }
 

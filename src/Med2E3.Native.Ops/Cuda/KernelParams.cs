@@ -45,13 +45,6 @@ internal static class KernelParams
         public int Pad;
     }
 
-    [StructLayout(LayoutKind.Sequential)]
-    internal struct RmsNormBwdParams
-    {
-        public ulong Dy, X, W, Rstd, Dx;
-        public int Rows, Cols;
-    }
-
     // softmax.cu
 
     [StructLayout(LayoutKind.Sequential)]

@@ -1,4 +1,5 @@
 using Med2E3.Native.Tensors;
+using Med2E3.Native.Tests.Shared;
 using static Med2E3.Native.Tests.Cuda.Ops.OpConformance;
 
 namespace Med2E3.Native.Tests.Cuda.Ops;
@@ -30,7 +31,7 @@ public class AttentionConformanceTests(TestDevice fixture)
         using var v = Input(13, b, h, tk, dh);
         using var m = NormAndSoftmaxConformanceTests.MaskOf(14, b, tk);
         Tensor[] ins = mask ? [q, k, v, m] : [q, k, v];
-        Check(fixture, "Attention", dtype, ins, [new([b, h, tq, dh]), new([b, h, tq], OutKind.Stat)],
+        Verify(fixture, "Attention", dtype, ins, [new([b, h, tq, dh]), new([b, h, tq], OutKind.Stat)],
             (be, i, o) => be.Attention(i[0], i[1], i[2], mask ? i[3] : null, causal, 1 / Math.Sqrt(dh), o[0], o[1]));
     }
 
@@ -45,7 +46,7 @@ public class AttentionConformanceTests(TestDevice fixture)
         using var dO = Input(18, b, h, tq, dh);
         using var m = NormAndSoftmaxConformanceTests.MaskOf(19, b, tk);
         Tensor[] ins = mask ? [q, k, v, dO, m] : [q, k, v, dO];
-        Check(fixture, "AttentionBackward", dtype, ins,
+        Verify(fixture, "AttentionBackward", dtype, ins,
             [new([b, h, tq, dh]), new([b, h, tk, dh]), new([b, h, tk, dh])],
             (be, i, o) =>
             {
@@ -64,7 +65,7 @@ public class AttentionConformanceTests(TestDevice fixture)
         // (B, T, 3, H, Dh) as produced by one qkv GEMM; q, k, v are permuted views with a non-contiguous token stride.
         const int b = 1, t = 29, h = 4, dh = 64;
         using var qkv = Input(20, b, t, 3, h, dh);
-        Check(fixture, "Attention on qkv views", DType.F32, [qkv], [new([b, h, t, dh]), new([b, h, t], OutKind.Stat)],
+        Verify(fixture, "Attention on qkv views", DType.F32, [qkv], [new([b, h, t, dh]), new([b, h, t], OutKind.Stat)],
             (be, i, o) =>
             {
                 using var perm = i[0].Permute(2, 0, 3, 1, 4);  // (3, B, H, T, Dh)
@@ -92,7 +93,7 @@ public class AttentionConformanceTests(TestDevice fixture)
         using (sin)
         using (var x = Input(21, r, t, dh))
         {
-            Check(fixture, "Rope", dtype, [x, cos, sin], [new([r, t, dh], Tol: Tolerance.Elementwise)],
+            Verify(fixture, "Rope", dtype, [x, cos, sin], [new([r, t, dh], Tol: Check.Elementwise)],
                 (be, i, o) => be.Rope(i[0], i[1], i[2], o[0], backward));
         }
     }

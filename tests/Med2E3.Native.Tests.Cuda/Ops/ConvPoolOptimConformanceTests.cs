@@ -28,9 +28,9 @@ public class ConvPoolOptimConformanceTests(TestDevice fixture)
         using var wt = Input(61, co, ci, kernel, kernel, kernel);
         using var bias = Input(62, co);
         using var dy = Input(63, n, co, od, oh, ow);
-        Check(fixture, "Conv3d", dtype, [x, wt, bias], [new([n, co, od, oh, ow])],
+        Verify(fixture, "Conv3d", dtype, [x, wt, bias], [new([n, co, od, oh, ow])],
             (be, i, o) => be.Conv3d(i[0], i[1], i[2], s, p, o[0]));
-        Check(fixture, "Conv3dBackward", dtype, [x, wt, dy],
+        Verify(fixture, "Conv3dBackward", dtype, [x, wt, dy],
             [new([n, ci, d, h, w]), new([co, ci, kernel, kernel, kernel]), new([co])],
             (be, i, o) => be.Conv3dBackward(i[0], i[1], i[2], s, p, o[0], o[1], o[2]));
     }
@@ -46,9 +46,9 @@ public class ConvPoolOptimConformanceTests(TestDevice fixture)
         int od = (d - kernel) / stride + 1, oh = (h - kernel) / stride + 1, ow = (w - kernel) / stride + 1;
         using var x = Input(64, b, c, d, h, w);
         using var dy = Input(65, b, c, od, oh, ow);
-        Check(fixture, "AvgPool3d", dtype, [x], [new([b, c, od, oh, ow])],
+        Verify(fixture, "AvgPool3d", dtype, [x], [new([b, c, od, oh, ow])],
             (be, i, o) => be.AvgPool3d(i[0], k, s, o[0]));
-        Check(fixture, "AvgPool3dBackward", dtype, [dy], [new([b, c, d, h, w])],
+        Verify(fixture, "AvgPool3dBackward", dtype, [dy], [new([b, c, d, h, w])],
             (be, i, o) => be.AvgPool3dBackward(i[0], k, s, o[0]));
     }
 
@@ -64,7 +64,7 @@ public class ConvPoolOptimConformanceTests(TestDevice fixture)
         using var m = Input(68, n);
         using var v = Tensor.Rand(69, [n], 0, 1e-3, DType.F64);
         // The step mutates param, m and v; the case copies them into the outputs afterwards.
-        Check(fixture, "AdamW", dtype, [param, grad, m, v], [new([n]), new([n]), new([n])], (be, i, o) =>
+        Verify(fixture, "AdamW", dtype, [param, grad, m, v], [new([n]), new([n]), new([n])], (be, i, o) =>
         {
             using var p = i[0].Clone();
             using var mm = i[2].Clone();

@@ -1,4 +1,5 @@
 using Med2E3.Native.Tensors;
+using Med2E3.Native.Tests.Shared;
 using static Med2E3.Native.Tests.Cuda.Ops.OpConformance;
 
 namespace Med2E3.Native.Tests.Cuda.Ops;
@@ -22,9 +23,9 @@ public class IndexingAndLossConformanceTests(TestDevice fixture)
         using var table = Input(40, v, c);
         using var ids = Tensor.RandInt(41, [n], 0, v, index);  // repeats are likely: the backward must add them up
         using var dy = Input(42, n, c);
-        Check(fixture, "Embedding", dtype, [table, ids], [new([n, c], Tol: Tolerance.Exact)],
+        Verify(fixture, "Embedding", dtype, [table, ids], [new([n, c], Tol: Check.Exact)],
             (be, i, o) => be.Embedding(i[0], i[1], o[0]));
-        Check(fixture, "EmbeddingBackward", dtype, [ids, dy], [new([v, c])],
+        Verify(fixture, "EmbeddingBackward", dtype, [ids, dy], [new([v, c])],
             (be, i, o) => be.EmbeddingBackward(i[0], i[1], o[0]));
     }
 
@@ -36,9 +37,9 @@ public class IndexingAndLossConformanceTests(TestDevice fixture)
         using var x = Input(43, outer, n, inner);
         using var ids = Tensor.RandInt(44, [m], 0, n, index);
         using var dy = Input(45, outer, m, inner);
-        Check(fixture, "IndexSelect", dtype, [x, ids], [new([outer, m, inner], Tol: Tolerance.Exact)],
+        Verify(fixture, "IndexSelect", dtype, [x, ids], [new([outer, m, inner], Tol: Check.Exact)],
             (be, i, o) => be.IndexSelect(i[0], i[1], outer, n, inner, o[0]));
-        Check(fixture, "IndexAdd", dtype, [dy, ids], [new([outer, n, inner])],
+        Verify(fixture, "IndexAdd", dtype, [dy, ids], [new([outer, n, inner])],
             (be, i, o) => be.IndexAdd(i[0], i[1], outer, n, inner, o[0]));
     }
 
@@ -50,9 +51,9 @@ public class IndexingAndLossConformanceTests(TestDevice fixture)
         using var x = Input(46, outer, n, inner);
         using var idx = Tensor.RandInt(47, [outer, m, inner], 0, n, index);
         using var dy = Input(48, outer, m, inner);
-        Check(fixture, "Gather", dtype, [x, idx], [new([outer, m, inner], Tol: Tolerance.Exact)],
+        Verify(fixture, "Gather", dtype, [x, idx], [new([outer, m, inner], Tol: Check.Exact)],
             (be, i, o) => be.Gather(i[0], i[1], outer, n, m, inner, o[0]));
-        Check(fixture, "ScatterAdd", dtype, [dy, idx], [new([outer, n, inner])],
+        Verify(fixture, "ScatterAdd", dtype, [dy, idx], [new([outer, n, inner])],
             (be, i, o) => be.ScatterAdd(i[0], i[1], outer, n, m, inner, o[0]));
     }
 
@@ -68,9 +69,9 @@ public class IndexingAndLossConformanceTests(TestDevice fixture)
         for (int i = 0; i < n; i++) t[i] = i % 4 == 1 ? -100 : rng.NextLong(0, v);
         using var targets = Tensor.FromDoubles(t, [n], DType.I64);
         using var dLoss = Tensor.Rand(51, [n], 0.1, 1, DType.F64);
-        Check(fixture, "CrossEntropy", dtype, [logits, targets], [new([n], OutKind.Stat), new([n], OutKind.Stat)],
+        Verify(fixture, "CrossEntropy", dtype, [logits, targets], [new([n], OutKind.Stat), new([n], OutKind.Stat)],
             (be, i, o) => be.CrossEntropy(i[0], i[1], -100, o[0], o[1]));
-        Check(fixture, "CrossEntropyBackward", dtype, [logits, targets, dLoss], [new([n, v])], (be, i, o) =>
+        Verify(fixture, "CrossEntropyBackward", dtype, [logits, targets, dLoss], [new([n, v])], (be, i, o) =>
         {
             using var losses = Tensor.Empty([n], NormAndSoftmaxConformanceTests.Stat(i[0]), i[0].Device);
             using var lse = Tensor.Empty([n], NormAndSoftmaxConformanceTests.Stat(i[0]), i[0].Device);
@@ -95,10 +96,10 @@ public class IndexingAndLossConformanceTests(TestDevice fixture)
         x[5] = double.NaN;  // row 0: NaN is the argmax (torch), and sorts last in top-k (CompareTo)
         x[v + 7] = -0.0;
         using var t = Tensor.FromDoubles(x, [n, v], DType.F64);
-        Check(fixture, "Argmax", dtype, [t], [new([n], OutKind.I64, Tolerance.Exact)],
+        Verify(fixture, "Argmax", dtype, [t], [new([n], OutKind.I64, Check.Exact)],
             (be, i, o) => be.Argmax(i[0], o[0]));
-        Check(fixture, "TopK", dtype, [t],
-            [new([n, k], Tol: Tolerance.Exact), new([n, k], OutKind.I64, Tolerance.Exact)],
+        Verify(fixture, "TopK", dtype, [t],
+            [new([n, k], Tol: Check.Exact), new([n, k], OutKind.I64, Check.Exact)],
             (be, i, o) => be.TopK(i[0], k, o[0], o[1]));
     }
 }

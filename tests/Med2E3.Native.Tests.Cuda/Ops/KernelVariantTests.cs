@@ -2,6 +2,7 @@ using Med2E3.Native.Ops;
 using Med2E3.Native.Ops.Cuda;
 using Med2E3.Native.Runtime;
 using Med2E3.Native.Tensors;
+using Med2E3.Native.Tests.Shared;
 using static Med2E3.Native.Tests.Cuda.Ops.OpConformance;
 
 namespace Med2E3.Native.Tests.Cuda.Ops;
@@ -40,9 +41,9 @@ public class KernelVariantTests(TestDevice fixture)
         };
         fixture.Device.GetKernel("layernorm.cu", "layernorm_fwd_f32_v1")
             .Launch(fixture.Stream, Dim3.CeilDiv(n, 256), 256, 0, p);
-        Compare("layernorm_fwd_f32_v1 y", dy.ToDoubleArray(), y.ToDoubleArray(), Tolerance.Nmse);
-        Compare("layernorm_fwd_f32_v1 mean", dmean.ToDoubleArray(), mean.ToDoubleArray(), Tolerance.Nmse);
-        Compare("layernorm_fwd_f32_v1 rstd", drstd.ToDoubleArray(), rstd.ToDoubleArray(), Tolerance.Nmse);
+        Compare("layernorm_fwd_f32_v1 y", dy.ToDoubleArray(), y.ToDoubleArray(), Check.Nmse);
+        Compare("layernorm_fwd_f32_v1 mean", dmean.ToDoubleArray(), mean.ToDoubleArray(), Check.Nmse);
+        Compare("layernorm_fwd_f32_v1 rstd", drstd.ToDoubleArray(), rstd.ToDoubleArray(), Check.Nmse);
     }
 
     [CudaTheory]
@@ -61,7 +62,7 @@ public class KernelVariantTests(TestDevice fixture)
         try
         {
             double scale = 1 / Math.Sqrt(dh);
-            Check(fixture, "attention_fwd_bf16_v2", DType.BF16, ins,
+            Verify(fixture, "attention_fwd_bf16_v2", DType.BF16, ins,
                 [new([b, h, tq, dh]), new([b, h, tq], OutKind.Stat)],
                 (be, i, o) => be.Attention(i[0], i[1], i[2], mask ? i[3] : null, causal, scale, o[0], o[1]));
         }
@@ -114,7 +115,7 @@ public class KernelVariantTests(TestDevice fixture)
         p.Dst = CudaBackend.Ptr(got);
         fixture.Device.GetKernel("patch_embed.cu", $"patch_embed_fwd_{suffix}").Launch(fixture.Stream,
             Dim3.CeilDiv(got.Numel, 256), 256, 0, p);
-        Compare("patch_embed_fwd", got.ToDoubleArray(), want.ToDoubleArray(), Tolerance.Exact);
+        Compare("patch_embed_fwd", got.ToDoubleArray(), want.ToDoubleArray(), Check.Exact);
 
         // The backward is the inverse gather: it must give x back exactly.
         using var back = Tensor.Empty(x.Shape, dtype, Cuda.TensorDevice);
@@ -122,7 +123,7 @@ public class KernelVariantTests(TestDevice fixture)
         p.Dst = CudaBackend.Ptr(back);
         fixture.Device.GetKernel("patch_embed.cu", $"patch_embed_bwd_{suffix}").Launch(fixture.Stream,
             Dim3.CeilDiv(back.Numel, 256), 256, 0, p);
-        Compare("patch_embed_bwd", back.ToDoubleArray(), x.ToDoubleArray(), Tolerance.Exact);
+        Compare("patch_embed_bwd", back.ToDoubleArray(), x.ToDoubleArray(), Check.Exact);
     }
 
     [CudaFact]
@@ -150,8 +151,8 @@ public class KernelVariantTests(TestDevice fixture)
             };
             fixture.Device.GetKernel("rope.cu", "rope_table_f32")
                 .Launch(fixture.Stream, Dim3.CeilDiv(length * dh, 256), 256, 0, p);
-            Compare("rope_table_f32 cos", dcos.ToDoubleArray(), cos.ToDoubleArray(), Tolerance.Elementwise);
-            Compare("rope_table_f32 sin", dsin.ToDoubleArray(), sin.ToDoubleArray(), Tolerance.Elementwise);
+            Compare("rope_table_f32 cos", dcos.ToDoubleArray(), cos.ToDoubleArray(), Check.Elementwise);
+            Compare("rope_table_f32 sin", dsin.ToDoubleArray(), sin.ToDoubleArray(), Check.Elementwise);
         }
     }
 }

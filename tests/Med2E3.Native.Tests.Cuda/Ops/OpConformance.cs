@@ -1,6 +1,7 @@
 using Med2E3.Native.Ops;
 using Med2E3.Native.Ops.Cuda;
 using Med2E3.Native.Tensors;
+using Med2E3.Native.Tests.Shared;
 
 namespace Med2E3.Native.Tests.Cuda.Ops;
 
@@ -17,27 +18,15 @@ internal enum OutKind
     I64,
 }
 
-/// <summary>How an output is compared (STYLE.md §9).</summary>
-internal enum Tolerance
-{
-    /// <summary>f32: |d − r| ≤ 1e-5 + 1e-4·|r| per element.</summary>
-    Elementwise,
-
-    /// <summary>f32: NMSE = Σ(d − r)² / Σr² ≤ 1e-7 (reductions, softmax, products, attention).</summary>
-    Nmse,
-
-    /// <summary>Bit-identical values (copies, gathers, indices).</summary>
-    Exact,
-}
-
 /// <summary>One output of an op case.</summary>
-internal sealed record OutSpec(int[] Shape, OutKind Kind = OutKind.Data, Tolerance Tol = Tolerance.Nmse);
+internal sealed record OutSpec(int[] Shape, OutKind Kind = OutKind.Data, Check Tol = Check.Nmse);
 
 /// <summary>
-/// Runs one op on the CUDA backend and on the CPU backend from the same seeded inputs and compares (STYLE.md §9):
-/// f32 against the CPU reference loops at f32; bf16 against a float64 oracle (the CPU reference on the bf16 inputs
-/// widened exactly to f64), where the CUDA error may be at most twice the CPU's own bf16 error. Statistics (mean,
-/// rstd, lse) are f32 in both runs and compared with the f32 NMSE rule against the oracle.
+/// Runs one backend method on the CUDA backend and on the CPU backend from the same seeded inputs and compares with
+/// the shared rules of <see cref="Conformance"/> (STYLE.md §9): f32 against the CPU reference loops at f32; bf16
+/// against a float64 oracle (the CPU reference on the bf16 inputs widened exactly to f64), where the CUDA NMSE may be
+/// at most twice the CPU's own bf16 NMSE. Statistics (mean, rstd, lse) are f32 in both runs and compared with the
+/// f32 NMSE rule against the oracle.
 /// </summary>
 internal static class OpConformance
 {
@@ -53,7 +42,7 @@ internal static class OpConformance
     /// Casts the float <paramref name="inputs"/> to <paramref name="dtype"/> (index tensors stay as they are), runs
     /// <paramref name="run"/> on both backends and compares every output.
     /// </summary>
-    public static void Check(TestDevice fixture, string name, DType dtype, Tensor[] inputs, OutSpec[] outputs,
+    public static void Verify(TestDevice fixture, string name, DType dtype, Tensor[] inputs, OutSpec[] outputs,
         Action<IBackend, Tensor[], Tensor[]> run)
     {
         var cuda = Backend(fixture);
@@ -89,14 +78,12 @@ internal static class OpConformance
             {
                 string what = $"{name} {dtype.Name()} output {i}";
                 double[] g = got[i].ToDoubleArray(), c = cpu[i].ToDoubleArray(), r = oracle[i].ToDoubleArray();
-                if (outputs[i].Tol == Tolerance.Exact) Compare(what, g, c, Tolerance.Exact);
-                else if (outputs[i].Kind == OutKind.Stat) Compare(what, g, r, Tolerance.Nmse);
+                if (outputs[i].Tol == Check.Exact) Compare(what, g, c, Check.Exact);
+                else if (outputs[i].Kind == OutKind.Stat) Compare(what, g, r, Check.Nmse);
                 else
                 {
-                    double errCuda = Rms(g, r), errCpu = Rms(c, r);
-                    Assert.True(errCuda <= 2 * errCpu + 1e-12 * (1 + Rms(r, new double[r.Length])),
-                        $"{what}: RMS error {errCuda:g4} against the f64 oracle exceeds 2 × the CPU's {errCpu:g4}\n" +
-                        FirstMismatches(g, r));
+                    string? err = Conformance.CompareHalf(what, g, r, dtype, Oracle.Nmse(c, r));
+                    Assert.True(err is null, err);
                 }
             }
         }
@@ -113,55 +100,10 @@ internal static class OpConformance
         _ => run,
     };
 
-    /// <summary>Compares <paramref name="got"/> with <paramref name="want"/>; failures list mismatches.</summary>
-    public static void Compare(string what, double[] got, double[] want, Tolerance tol)
+    /// <summary>Compares <paramref name="got"/> with <paramref name="want"/> by the f32 rule of <paramref name="check"/>.</summary>
+    public static void Compare(string what, double[] got, double[] want, Check check)
     {
-        Assert.Equal(want.Length, got.Length);
-        bool ok = tol switch
-        {
-            Tolerance.Exact => got.Zip(want).All(p => p.First.Equals(p.Second)),
-            Tolerance.Elementwise => got.Zip(want).All(p =>
-                Math.Abs(p.First - p.Second) <= 1e-5 + 1e-4 * Math.Abs(p.Second)
-                || (double.IsNaN(p.First) && double.IsNaN(p.Second)) || p.First == p.Second),
-            _ => Nmse(got, want) <= 1e-7,
-        };
-        Assert.True(ok, $"{what}: {tol} check failed, NMSE {Nmse(got, want):g4}\n{FirstMismatches(got, want)}");
-    }
-
-    private static double Nmse(double[] d, double[] r)
-    {
-        double num = 0, den = 0;
-        for (int i = 0; i < d.Length; i++)
-        {
-            num += (d[i] - r[i]) * (d[i] - r[i]);
-            den += r[i] * r[i];
-        }
-
-        return den == 0 ? num : num / den;
-    }
-
-    private static double Rms(double[] d, double[] r)
-    {
-        double s = 0;
-        for (int i = 0; i < d.Length; i++) s += (d[i] - r[i]) * (d[i] - r[i]);
-        return d.Length == 0 ? 0 : Math.Sqrt(s / d.Length);
-    }
-
-    private static string FirstMismatches(double[] got, double[] want)
-    {
-        var lines = new List<string>();
-        double maxAbs = 0, maxRel = 0;
-        for (int i = 0; i < got.Length; i++)
-        {
-            double abs = Math.Abs(got[i] - want[i]);
-            if (!(abs <= 1e-5 + 1e-4 * Math.Abs(want[i])) && !got[i].Equals(want[i]))
-            {
-                if (lines.Count < 5) lines.Add($"  [{i}] got {got[i]:g9}, want {want[i]:g9}");
-                maxAbs = Math.Max(maxAbs, abs);
-                maxRel = Math.Max(maxRel, abs / Math.Max(Math.Abs(want[i]), 1e-30));
-            }
-        }
-
-        return $"{string.Join('\n', lines)}\n  max abs {maxAbs:g4}, max rel {maxRel:g4}, NMSE {Nmse(got, want):g4}";
+        string? err = Conformance.Compare(what, got, want, check, DType.F32);
+        Assert.True(err is null, err);
     }
 }

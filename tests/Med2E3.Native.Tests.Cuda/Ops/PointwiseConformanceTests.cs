@@ -1,4 +1,5 @@
 using Med2E3.Native.Tensors;
+using Med2E3.Native.Tests.Shared;
 using static Med2E3.Native.Tests.Cuda.Ops.OpConformance;
 
 namespace Med2E3.Native.Tests.Cuda.Ops;
@@ -26,9 +27,9 @@ public class PointwiseConformanceTests(TestDevice fixture)
         bool positive = op is UnaryOp.Log or UnaryOp.Sqrt;
         using var x = Tensor.Rand(22, [n], positive ? 0.1 : -4, 4, DType.F64);
         using var dy = Input(23, n);
-        Check(fixture, $"{op}", dtype, [x], [new([n], Tol: Tolerance.Elementwise)],
+        Verify(fixture, $"{op}", dtype, [x], [new([n], Tol: Check.Elementwise)],
             (be, i, o) => be.Unary(op, i[0], o[0]));
-        Check(fixture, $"{op} backward", dtype, [x, dy], [new([n], Tol: Tolerance.Elementwise)],
+        Verify(fixture, $"{op} backward", dtype, [x, dy], [new([n], Tol: Check.Elementwise)],
             (be, i, o) => be.UnaryBackward(op, i[0], i[1], o[0]));
     }
 
@@ -40,9 +41,9 @@ public class PointwiseConformanceTests(TestDevice fixture)
         const int rows = 13, f = 8192 + 3;
         using var gu = Tensor.Rand(24, [rows, 2 * f], -6, 6, DType.F64);
         using var da = Input(25, rows, f);
-        Check(fixture, "GatedSilu", dtype, [gu], [new([rows, f], Tol: Tolerance.Elementwise)],
+        Verify(fixture, "GatedSilu", dtype, [gu], [new([rows, f], Tol: Check.Elementwise)],
             (be, i, o) => be.GatedSilu(i[0], o[0]));
-        Check(fixture, "GatedSiluBackward", dtype, [gu, da], [new([rows, 2 * f], Tol: Tolerance.Elementwise)],
+        Verify(fixture, "GatedSiluBackward", dtype, [gu, da], [new([rows, 2 * f], Tol: Check.Elementwise)],
             (be, i, o) => be.GatedSiluBackward(i[0], i[1], o[0]));
     }
 
@@ -57,7 +58,7 @@ public class PointwiseConformanceTests(TestDevice fixture)
         // a (4, 1, 7, 9) against b (5, 7, 1): both broadcast to y (4, 5, 7, 9) with zero strides.
         using var a = Input(26, 4, 1, 7, 9);
         using var b = Tensor.Rand(27, [5, 7, 1], 0.5, 2, DType.F64);
-        Check(fixture, $"{op}", dtype, [a, b], [new([4, 5, 7, 9], Tol: Tolerance.Elementwise)], (be, i, o) =>
+        Verify(fixture, $"{op}", dtype, [a, b], [new([4, 5, 7, 9], Tol: Check.Elementwise)], (be, i, o) =>
         {
             using var ea = i[0].Expand(4, 5, 7, 9);
             using var eb = i[1].Expand(4, 5, 7, 9);
@@ -71,7 +72,7 @@ public class PointwiseConformanceTests(TestDevice fixture)
     public void ScaleShift(DType dtype)
     {
         using var x = Input(28, 1001);
-        Check(fixture, "Scale", dtype, [x], [new([1001], Tol: Tolerance.Elementwise)],
+        Verify(fixture, "Scale", dtype, [x], [new([1001], Tol: Check.Elementwise)],
             (be, i, o) => be.Scale(i[0], -1.75, 0.5, o[0]));
     }
 
@@ -84,7 +85,7 @@ public class PointwiseConformanceTests(TestDevice fixture)
     public void ReduceOverAnAxis(DType dtype, ReduceOp op, int outer, int r, int inner)
     {
         using var x = Input(29, outer, r, inner);
-        Check(fixture, $"Reduce {op}", dtype, [x], [new([outer, inner])],
+        Verify(fixture, $"Reduce {op}", dtype, [x], [new([outer, inner])],
             (be, i, o) => be.Reduce(op, i[0], outer, r, inner, o[0]));
     }
 
@@ -113,7 +114,7 @@ public class PointwiseConformanceTests(TestDevice fixture)
         using var dview = dsrc.Permute(1, 0);
         using var got = Tensor.Empty([23, 17], to, be.TensorDevice);
         be.Copy(dview, got);
-        Compare($"Copy {from} → {to}", got.ToDoubleArray(), want.ToDoubleArray(), Tolerance.Exact);
+        Compare($"Copy {from} → {to}", got.ToDoubleArray(), want.ToDoubleArray(), Check.Exact);
     }
 
     private static void CpuBackendCopy(Tensor src, Tensor dst) => Med2E3.Native.Ops.CpuBackend.Instance.Copy(src, dst);
@@ -151,7 +152,7 @@ public class PointwiseConformanceTests(TestDevice fixture)
         using var b = Input(32, 1, transB ? n : k, transB ? k : n);
         using var c0 = Input(33, n);
         Tensor[] ins = bias ? [a, b, c0] : [a, b];
-        Check(fixture, "MatMul", dtype, ins, [new([batch, m, n])],
+        Verify(fixture, "MatMul", dtype, ins, [new([batch, m, n])],
             (be, i, o) => be.MatMul(i[0], transA, i[1], transB, o[0], bias ? i[2] : null, 1, 0));
     }
 
@@ -162,7 +163,7 @@ public class PointwiseConformanceTests(TestDevice fixture)
         const int m = 19, n = 23, k = 31;
         using var a = Tensor.RandInt(34, [1, m, k], -8, 9, DType.F64);
         using var b = Tensor.RandInt(35, [1, n, k], -8, 9, DType.F64);
-        Check(fixture, "MatMul integers", DType.F32, [a, b], [new([1, m, n], Tol: Tolerance.Exact)],
+        Verify(fixture, "MatMul integers", DType.F32, [a, b], [new([1, m, n], Tol: Check.Exact)],
             (be, i, o) => be.MatMul(i[0], false, i[1], true, o[0], null, 1, 0));
     }
 }

@@ -18,6 +18,26 @@ public static class Conformance
         return (ins.Select(Arr.Of).ToArray(), outs.Select(Arr.Of).ToArray(), outs.Select(o => o.DType).ToArray());
     }
 
+    /// <summary>
+    /// Compares every output of a run of <paramref name="c"/> with the case's oracle: the half-precision rule for bf16
+    /// and f16 (unless the case is exact), the case's rule otherwise. Returns the failure reports (empty when it passes).
+    /// </summary>
+    public static List<string> Failures(OpCase c, DType dtype, Arr[] inputs, Arr[] outputs, string backend)
+    {
+        var expected = c.Oracle(inputs);
+        if (expected.Length != outputs.Length) return [$"{c.Name}: {outputs.Length} outputs, the oracle has {expected.Length}"];
+        var failures = new List<string>();
+        for (int k = 0; k < outputs.Length; k++)
+        {
+            var what = $"{c.Name} [{backend} {dtype.Name()}] output {k}";
+            var err = dtype.IsHalfPrecision() && c.Check != Check.Exact
+                ? CompareHalf(what, outputs[k].Data, expected[k], dtype)
+                : Compare(what, outputs[k].Data, expected[k], c.Check, dtype);
+            if (err is not null) failures.Add(err);
+        }
+        return failures;
+    }
+
     /// <summary>Null when <paramref name="d"/> matches <paramref name="r"/> under <paramref name="check"/>, else a report.</summary>
     public static string? Compare(string what, double[] d, double[] r, Check check, DType dtype)
     {
