@@ -163,6 +163,14 @@ public interface IBackend
     /// <summary>x (N, V) → values (N, k) descending, indices I64 (N, k); ties keep the lower index first.</summary>
     void TopK(Tensor x, int k, Tensor values, Tensor indices) => throw Unsupported(OpKind.TopK, x.DType);
 
+    /// <summary>
+    /// Seeded temperature / top-k / top-p sampling of one token from logits (V) with the host's uniform draw
+    /// <paramref name="u"/> (semantics: <c>Sampling.SampleReference</c>); −1 when a logit is NaN or +inf or none is
+    /// finite.
+    /// </summary>
+    int SampleTopP(Tensor logits, double temperature, int topK, double topP, double u)
+        => throw Unsupported(OpKind.SampleTopP, logits.DType);
+
     /// <summary>In-place AdamW step on contiguous param, grad, m, v of equal shape.</summary>
     void AdamW(Tensor param, Tensor grad, Tensor m, Tensor v, AdamWParams p) => throw Unsupported(OpKind.AdamW, param.DType);
 

@@ -429,6 +429,9 @@ public sealed class Med2E3Model : IDisposable
             var best = F.Argmax(row);                                                       // () I64
             return (int)best.To(Device.Cpu).ToLongArray()[0];
         }
+        // The backend samples in place when it can (only the id comes back); otherwise the row goes to the host.
+        if (Backends.For(row.Device).Supports(OpKind.SampleTopP, row.DType))
+            return F.SampleTopP(row, options.Temperature, options.TopK, options.TopP, rng);
         var host = row.To(Device.Cpu).To(DType.F32);                                        // (V)
         return F.SampleTopP(host, options.Temperature, options.TopK, options.TopP, rng);
     }

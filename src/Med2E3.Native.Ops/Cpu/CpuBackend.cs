@@ -480,6 +480,10 @@ public sealed unsafe class CpuBackend : IBackend
     }
 
     /// <inheritdoc />
+    public int SampleTopP(Tensor logits, double temperature, int topK, double topP, double u) =>
+        Sampling.SampleReference(logits.ToDoubleArray(), temperature, topK, topP, u);
+
+    /// <inheritdoc />
     public void AdamW(Tensor param, Tensor grad, Tensor m, Tensor v, AdamWParams p)
     {
         if (Widen([grad], [param, m, v], (i, o) => AdamW(o[0]!, i[0]!, o[1]!, o[2]!, p))) return;

@@ -70,6 +70,23 @@ public sealed partial class CudaBackend
     }
 
     /// <inheritdoc />
+    public int SampleTopP(Tensor logits, double temperature, int topK, double topP, double u)
+    {
+        // The one device-to-host transfer of a sampled step is this 8-byte id.
+        using DeviceBuffer<long> id = Scratch<long>(1);
+        var p = new KernelParams.SampleParams
+        {
+            X = Ptr(logits), Out = id.Pointer, Temperature = temperature, TopP = topP, U = u,
+            Cols = checked((int)logits.Numel), TopK = topK,
+        };
+        Kernel("sampling.cu", $"sample_topp_fwd_{Suffix(logits.DType, OpKind.SampleTopP)}").Launch(_stream, 1u, Block, 0,
+            p);
+        Span<long> host = stackalloc long[1];
+        _stream.Download(id.Pointer, host);
+        return checked((int)host[0]);
+    }
+
+    /// <inheritdoc />
     public void AdamW(Tensor param, Tensor grad, Tensor m, Tensor v, AdamWParams hp)
     {
         if (param.Numel == 0) return;

@@ -59,7 +59,6 @@ public sealed partial class CudaBackend : IBackend
     {
         OpKind.Copy or OpKind.Fill or OpKind.Cast or OpKind.Reshape or OpKind.Permute or OpKind.Narrow or OpKind.Expand
             or OpKind.Concat or OpKind.Split or OpKind.RepeatInterleave => true,
-        OpKind.SampleTopP => false,
         _ => dtype is DType.F32 or DType.BF16,
     };
 

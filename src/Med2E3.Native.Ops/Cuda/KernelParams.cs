@@ -161,6 +161,14 @@ internal static class KernelParams
         public int Rows, Cols, K, Pad;
     }
 
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct SampleParams
+    {
+        public ulong X, Out;
+        public double Temperature, TopP, U;
+        public int Cols, TopK;
+    }
+
     // adamw.cu
 
     [StructLayout(LayoutKind.Sequential)]

@@ -74,61 +74,98 @@ public static unsafe class Sampling
         return (values, indices);
     }
 
+    /// <summary>Integer weight of the maximum logit in <see cref="SampleReference"/>: weights are w · 2^32.</summary>
+    public const double WeightScale = 4294967296.0;
+
     /// <summary>
-    /// Samples one token id from logits (V) as transformers does: temperature ≤ 0 means greedy argmax; otherwise
-    /// logits / temperature, keep the top-k (k ≤ 0: all), keep the smallest prefix of the sorted probabilities whose
-    /// sum reaches top-p (at least one token), renormalise and draw with <paramref name="rng"/>.
+    /// Samples one token id from logits (V) as transformers does (temperature → top-k → top-p with
+    /// min_tokens_to_keep 1, then a multinomial draw): temperature ≤ 0 means greedy argmax and draws nothing;
+    /// otherwise one <see cref="SeededRandom.NextDouble"/> is drawn on the host and handed to the backend, which runs
+    /// <see cref="SampleReference"/> (CPU) or <c>sample_topp_fwd_*</c> (CUDA) with the same semantics.
     /// </summary>
     public static int SampleTopP(Tensor logits, double temperature, int topK, double topP, SeededRandom rng)
     {
-        var l = logits.ToDoubleArray();
-        if (l.Length == 0) throw new ShapeMismatchException("SampleTopP", logits.ShapeSpan, "empty logits");
+        if (logits.Numel == 0) throw new ShapeMismatchException("SampleTopP", logits.ShapeSpan, "empty logits");
+        using var contiguous = Dispatch.C(logits);
+        using var flat = contiguous.Reshape(-1);                                            // (V)
         if (temperature <= 0)
         {
-            int best = 0;
-            for (int j = 1; j < l.Length; j++) if (l[j] > l[best]) best = j;
-            return best;
+            using var best = Argmax(flat);                                                  // () I64
+            using var onHost = best.To(Device.Cpu);                                         // () I64
+            return (int)onHost.ToLongArray()[0];
         }
-        var order = Enumerable.Range(0, l.Length).ToArray();
-        Array.Sort(order, (a, b) =>
+        var be = Dispatch.Backend(OpKind.SampleTopP, flat);
+        int id = be.SampleTopP(flat, temperature, topK, topP, rng.NextDouble());
+        if (id < 0)
+            throw new ArgumentException("Sampling.cs: logits must be finite or -inf, with at least one finite value",
+                nameof(logits));
+        return id;
+    }
+
+    /// <summary>
+    /// Reference sampler over one row (the definition the CUDA kernel matches bit for bit). With m = max l and
+    /// integer weights q[j] = round_even(exp((l[j] − m) / t) · 2^32) (the maximum weighs 2^32):
+    /// top-k (0 &lt; k &lt; V) keeps every l[j] ≥ the k-th largest value (ties at the boundary stay, as transformers);
+    /// top-p (p &lt; 1) walks the kept tokens by (l desc, index asc) and keeps token j iff it is the first or
+    /// (double)Σ_{before j} q &lt; p · (double)Σ_kept q (transformers' cumulative-probability cut, min_tokens_to_keep 1);
+    /// the draw takes Q = Σ_kept q, target = min(⌊u · (double)Q⌋, Q − 1) and returns the first kept index, in index
+    /// order, whose running sum of q exceeds target. All sums are exact integers, so summation order cannot change
+    /// the result; only exp may differ in the last bit between implementations.
+    /// </summary>
+    /// <param name="l">Logits (V), each finite or −inf.</param>
+    /// <param name="temperature">Temperature, &gt; 0.</param>
+    /// <param name="topK">Top-k; ≤ 0 or ≥ V disables it.</param>
+    /// <param name="topP">Nucleus mass; ≥ 1 disables it.</param>
+    /// <param name="u">Uniform draw in [0, 1).</param>
+    /// <returns>The token id, or −1 when a logit is NaN or +inf or none is finite.</returns>
+    public static int SampleReference(ReadOnlySpan<double> l, double temperature, int topK, double topP, double u)
+    {
+        int v = l.Length;
+        double m = double.NegativeInfinity;
+        for (int j = 0; j < v; j++)
         {
-            int c = l[b].CompareTo(l[a]);
-            return c != 0 ? c : a.CompareTo(b);
-        });
-        int keep = topK > 0 ? Math.Min(topK, l.Length) : l.Length;
-        double m = l[order[0]] / temperature;
-        var p = new double[keep];
-        double sum = 0;
-        for (int j = 0; j < keep; j++)
-        {
-            p[j] = Math.Exp(l[order[j]] / temperature - m);
-            sum += p[j];
+            if (double.IsNaN(l[j]) || double.IsPositiveInfinity(l[j])) return -1;
+            if (l[j] > m) m = l[j];
         }
-        for (int j = 0; j < keep; j++) p[j] /= sum;
+        if (double.IsNegativeInfinity(m)) return -1;
+        var q = new ulong[v];
+        for (int j = 0; j < v; j++) q[j] = (ulong)Math.Round(Math.Exp((l[j] - m) / temperature) * WeightScale);
+
+        var values = l.ToArray();
+        var order = Enumerable.Range(0, v).ToArray();
+        Array.Sort(order, (a, b) => values[b] > values[a] ? 1 : values[b] < values[a] ? -1 : a.CompareTo(b));
+        var keep = new bool[v];
+        double kth = topK > 0 && topK < v ? values[order[topK - 1]] : double.NegativeInfinity;
+        for (int j = 0; j < v; j++) keep[j] = values[j] >= kth;
+
         if (topP < 1.0)
         {
-            double cum = 0;
-            int cut = keep;
-            for (int j = 0; j < keep; j++)
+            ulong total = 0;
+            for (int j = 0; j < v; j++) if (keep[j]) total += q[j];
+            double limit = topP * total;
+            ulong before = 0;
+            bool first = true, cut = false;
+            foreach (int j in order)
             {
-                cum += p[j];
-                if (cum >= topP)
-                {
-                    cut = j + 1;
-                    break;
-                }
+                if (!keep[j]) continue;
+                if (!first && !(before < limit)) cut = true;
+                if (cut) keep[j] = false;
+                else before += q[j];
+                first = false;
             }
-            keep = Math.Max(1, cut);
-            double s2 = 0;
-            for (int j = 0; j < keep; j++) s2 += p[j];
-            for (int j = 0; j < keep; j++) p[j] /= s2;
         }
-        double u = rng.NextDouble(), acc = 0;
-        for (int j = 0; j < keep; j++)
+
+        ulong mass = 0;
+        for (int j = 0; j < v; j++) if (keep[j]) mass += q[j];
+        ulong target = (ulong)(u * mass);
+        if (target >= mass) target = mass - 1;
+        ulong acc = 0;
+        for (int j = 0; j < v; j++)
         {
-            acc += p[j];
-            if (u < acc) return order[j];
+            if (!keep[j]) continue;
+            acc += q[j];
+            if (acc > target) return j;
         }
-        return order[keep - 1];
+        throw new InvalidOperationException("Sampling.cs: the draw ran past the kept mass");
     }
 }

@@ -26,7 +26,8 @@ internal sealed record OutSpec(int[] Shape, OutKind Kind = OutKind.Data, Check T
 /// the shared rules of <see cref="Conformance"/> (STYLE.md §9): f32 against the CPU reference loops at f32; bf16
 /// against a float64 oracle (the CPU reference on the bf16 inputs widened exactly to f64), where the CUDA NMSE may be
 /// at most twice the CPU's own bf16 NMSE. Statistics (mean, rstd, lse) are f32 in both runs and compared with the
-/// f32 NMSE rule against the oracle.
+/// f32 NMSE rule against the oracle. CUDA outputs are allocated here between canary guard bands
+/// (<see cref="GuardBands"/>), so an out-of-bounds write fails the case naming the op, the output and the side.
 /// </summary>
 internal static class OpConformance
 {
@@ -57,10 +58,18 @@ internal static class OpConformance
         {
             Tensor[] host = inputs.Select(t => Own(t.DType.IsFloating() ? t.To(dtype) : t.Alias())).ToArray();
             Tensor[] device = host.Select(t => Own(t.To(cuda.TensorDevice))).ToArray();
-            Tensor[] got = outputs.Select(o => Own(Tensor.Empty(o.Shape, TypeOf(o, dtype), cuda.TensorDevice)))
+            // Every output sits between canary guard bands (STYLE.md §9), checked right after the launch.
+            var guarded = outputs.Select(o => GuardBands.Allocate(o.Shape, TypeOf(o, dtype), cuda.TensorDevice))
                 .ToArray();
+            Tensor[] got = guarded.Select(g => Own(g.Output)).ToArray();
+            Tensor[] bands = guarded.Select(g => Own(g.Buffer)).ToArray();
             run(cuda, device, got);
             cuda.Device.Synchronize();
+            for (int i = 0; i < bands.Length; i++)
+            {
+                string? overwrite = GuardBands.Check($"{name} {dtype.Name()} output {i}", bands[i].ToDoubleArray());
+                Assert.True(overwrite is null, overwrite);
+            }
 
             Tensor[] cpu = outputs.Select(o => Own(Tensor.Empty(o.Shape, TypeOf(o, dtype)))).ToArray();
             using (CpuBackend.ReferenceMode()) run(CpuBackend.Instance, host, cpu);

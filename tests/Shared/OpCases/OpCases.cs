@@ -333,7 +333,7 @@ public static class OpCases
             ids[0] = F.SampleTopP(t[0], 0, 0, 1, rng);
             for (int s = 1; s < 64; s++) ids[s] = F.SampleTopP(t[0], 0.7, 5, 0.9, rng);
             return [Tensor.FromArray(ids, 64)];
-        }, a => [SampleOracle(a[0].Data, 0.7, 5, 0.9, 1234, 64)], Check.Exact) with { Half = false, Note = "sampling runs on the host from the logits values" });
+        }, a => [SampleOracle(a[0].Data, 0.7, 5, 0.9, 1234, 64)], Check.Exact) with { Half = false });
         l.Add(new OpCase(OpKind.AdamW, "adamw_three_steps", g => [g.Randn(5, 3), g.Randn(5, 3), g.Randn(5, 3), g.Randn(5, 3)], t =>
         {
             var p = t[0].Clone();
@@ -427,29 +427,35 @@ public static class OpCases
         return p;
     }
 
+    // transformers' warpers in plain double probabilities: temperature, top-k (boundary ties stay), top-p (a token
+    // stays while the probability mass before it is < topP), then an inverse-CDF draw over the kept tokens in index
+    // order, one NextDouble per sampled token. Token 0 of the result is the greedy argmax.
     private static double[] SampleOracle(double[] logits, double temp, int topK, double topP, long seed, int count)
     {
         var rng = new SeededRandom(seed);
         var res = new double[count];
-        var sorted = Enumerable.Range(0, logits.Length).OrderByDescending(j => logits[j]).ThenBy(j => j).Take(topK).ToArray();
-        var w = sorted.Select(j => Math.Exp(logits[j] / temp)).ToArray();
-        var p = w.Select(x => x / w.Sum()).ToArray();
-        int keep = p.Length;
-        double cum = 0;
-        for (int j = 0; j < p.Length; j++)
+        double kth = logits.OrderByDescending(x => x).ElementAt(topK - 1);
+        var cand = Enumerable.Range(0, logits.Length).Where(j => logits[j] >= kth).ToArray();
+        double z = cand.Sum(j => Math.Exp(logits[j] / temp));
+        var prob = cand.ToDictionary(j => j, j => Math.Exp(logits[j] / temp) / z);
+        var kept = new List<int>();
+        double before = 0;
+        foreach (int j in cand.OrderByDescending(j => logits[j]).ThenBy(j => j))
         {
-            cum += p[j];
-            if (cum >= topP) { keep = j + 1; break; }
+            if (kept.Count > 0 && before >= topP) break;
+            kept.Add(j);
+            before += prob[j];
         }
-        var q = p.Take(keep).Select(x => x / p.Take(keep).Sum()).ToArray();
+        kept.Sort();
+        double mass = kept.Sum(j => prob[j]);
         for (int s = 1; s < count; s++)
         {
-            double u = rng.NextDouble(), acc = 0;
-            int pick = sorted[keep - 1];
-            for (int j = 0; j < keep; j++)
+            double u = rng.NextDouble() * mass, acc = 0;
+            int pick = kept[^1];
+            foreach (int j in kept)
             {
-                acc += q[j];
-                if (u < acc) { pick = sorted[j]; break; }
+                acc += prob[j];
+                if (u < acc) { pick = j; break; }
             }
             res[s] = pick;
         }
