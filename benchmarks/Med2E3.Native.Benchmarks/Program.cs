@@ -2,7 +2,7 @@ using System.Globalization;
 using Med2E3.Native.Benchmarks;
 using Med2E3.Native.Runtime;
 
-// med2e3-bench [all|copy|elementwise|reduce|gemm|compile|ops|layernorm|attention|patch_embed|conv3d] [--runs N]
+// med2e3-bench [all|copy|elementwise|reduce|gemm|compile|ops|layernorm|attention|patch_embed|conv3d|resize] [--runs N]
 //              [--arch sm_XX] [--json FILE] [--markdown FILE] [--quick]
 // (ops and the four after it are the op-library suites in Kernels/OpSuites.cs)
 // Times kernels with CUDA events (median of ≥ 10 runs after warm-up, L2 flushed between runs), after checking each
@@ -22,7 +22,7 @@ if (args.Length > 0 && args[0] == "cpu-ops")
 var options = BenchOptions.Parse(args);
 if (options.Help)
 {
-    Console.WriteLine("usage: med2e3-bench [all|copy|elementwise|reduce|gemm|compile|ops|layernorm|attention|patch_embed|conv3d]"
+    Console.WriteLine("usage: med2e3-bench [all|copy|elementwise|reduce|gemm|compile|ops|layernorm|attention|patch_embed|conv3d|resize]"
         + " [--runs N] [--arch sm_XX] [--json FILE] [--markdown FILE] [--quick]");
     return 0;
 }
@@ -133,7 +133,7 @@ namespace Med2E3.Native.Benchmarks
                         quick = true;
                         break;
                     case "all" or "copy" or "elementwise" or "reduce" or "gemm" or "compile":
-                    case "ops" or "layernorm" or "attention" or "patch_embed" or "conv3d":
+                    case "ops" or "layernorm" or "attention" or "patch_embed" or "conv3d" or "resize":
                         suite = a;
                         break;
                     default:

@@ -157,6 +157,13 @@ public static class F
     /// <summary>3D average pooling without padding: (B, C, D, Hi, W) → (B, C, Do, Ho, Wo).</summary>
     public static Tensor AvgPool3d(Tensor x, int[] kernel, int[] stride) => Pool.AvgPool3d(x, kernel, stride);
 
+    /// <summary>
+    /// Crop + trilinear resize (align_corners = False): x (B, C, D, Hi, W) → (B, C, size[0], size[1], size[2]).
+    /// <paramref name="crop"/> = (z0, z1, y0, y1, x0, x1) selects the source region (null: the whole volume).
+    /// Not differentiable.
+    /// </summary>
+    public static Tensor ResizeTrilinear3d(Tensor x, int[] size, int[]? crop = null) => Resize.ResizeTrilinear3d(x, size, crop);
+
     // ------------------------------------------------------------------ indexing
 
     /// <summary>Concatenation along <paramref name="axis"/>.</summary>

@@ -62,6 +62,7 @@ public static class OpRegistry
         Add(OpKind.Patchify3d, "Conv", true);
         Add(OpKind.Conv2dPatch, "Conv", true, true);
         Add(OpKind.AvgPool3d, "Pool", true);
+        Add(OpKind.ResizeTrilinear3d, "Resize", false);
         Add(OpKind.Concat, "Indexing", true);
         Add(OpKind.Split, "Indexing", true);
         Add(OpKind.RepeatInterleave, "Indexing", true);

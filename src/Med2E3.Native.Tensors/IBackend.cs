@@ -131,6 +131,12 @@ public interface IBackend
     void AvgPool3dBackward(Tensor dy, ReadOnlySpan<int> kernel, ReadOnlySpan<int> stride, Tensor dx)
         => throw Unsupported(OpKind.AvgPool3d, dy.DType);
 
+    /// <summary>
+    /// x (B, C, D, Hi, W) contiguous, crop (z0, z1, y0, y1, x0, x1) → y (B, C, Do, Ho, Wo) contiguous: trilinear
+    /// resize of the crop with align_corners = False (see <c>Ops/Resize.cs</c>).
+    /// </summary>
+    void ResizeTrilinear3d(Tensor x, ReadOnlySpan<int> crop, Tensor y) => throw Unsupported(OpKind.ResizeTrilinear3d, x.DType);
+
     /// <summary>x (Outer, N, Inner), ids (M) → y (Outer, M, Inner).</summary>
     void IndexSelect(Tensor x, Tensor ids, int outer, int n, int inner, Tensor y)
         => throw Unsupported(OpKind.IndexSelect, x.DType);

@@ -80,6 +80,8 @@ public enum OpKind
     Conv2dPatch,
     /// <summary>3D average pooling, no padding.</summary>
     AvgPool3d,
+    /// <summary>Crop + trilinear resize of (B, C, D, Hi, W), align_corners = False (volume preprocessing).</summary>
+    ResizeTrilinear3d,
     /// <summary>Concatenate along an axis.</summary>
     Concat,
     /// <summary>Split into pieces along an axis (views).</summary>

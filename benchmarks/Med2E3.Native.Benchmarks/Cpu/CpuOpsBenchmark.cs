@@ -44,6 +44,7 @@ public static class CpuOpsBenchmark
             ("patchify3d 1x1x32x256x256 (4,16,16)", [Tensor.Randn(25, [1, 1, 32, 256, 256])], t => F.Patchify3d(t[0], 4, 16, 16)),
             ("conv2d patch 32x3x256x256 -> 1024", [Tensor.Randn(26, [32, 3, 256, 256]), Tensor.Randn(27, [1024, 3, 16, 16]), Tensor.Randn(28, [1024])], t => F.Conv2dPatch(t[0], t[1], t[2])),
             ("avgpool3d 1x768x8x16x16", [Tensor.Randn(29, [1, 768, 8, 16, 16])], t => F.AvgPool3d(t[0], [2, 2, 2], [2, 2, 2])),
+            ("resize trilinear 1x1x40x512x512 -> 32x256x256", [Tensor.Randn(33, [1, 1, 40, 512, 512])], t => F.ResizeTrilinear3d(t[0], [32, 256, 256])),
             ("transpose+contiguous 1x2049x12x64", [Tensor.Randn(30, [1, 12, 2049, 64])], t => t[0].Transpose(1, 2).Contiguous()),
             ("cross-entropy 612x32064", [Tensor.Randn(31, [612, 32064]), Tensor.RandInt(32, [612], 0, 32064)], t => F.CrossEntropy(t[0], t[1])),
         };

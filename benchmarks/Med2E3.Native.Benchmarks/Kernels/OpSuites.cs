@@ -41,6 +41,7 @@ public static class OpSuites
 
         if (all || suite == "patch_embed") PatchEmbed(bench, backend);
         if (all || suite == "conv3d") Conv3d(bench, backend);
+        if (all || suite == "resize") Resize(bench, backend);
     }
 
     private static Tensor Rand(long seed, int[] shape, DType dtype, Device device)
@@ -152,6 +153,25 @@ public static class OpSuites
 
     // Runs `make` on the device and on the CPU and compares: NMSE ≤ 1e-7 in f32, ≤ 1e-4 in bf16 (two independent
     // roundings of every output).
+    // Volume preprocessing: crop + trilinear resize of a 40×512×512 CT to 32×256×256 (kernels/resize.cu).
+    private static void Resize(Bench bench, CudaBackend be)
+    {
+        var d = be.TensorDevice;
+        int[] crop = [2, 38, 10, 500, 7, 505];
+        string check = Agree(DType.F32, dev =>
+        {
+            using var x = Rand(13, [1, 1, 20, 96, 80], DType.F32, dev);
+            return F.ResizeTrilinear3d(x, [16, 64, 64], [1, 19, 3, 90, 2, 77]);
+        }, d);
+        using var x = Rand(13, [1, 1, 40, 512, 512], DType.F32, d);
+        using var y = Tensor.Empty([1, 1, 32, 256, 256], DType.F32, d);
+        var t = bench.Time(_ => be.ResizeTrilinear3d(x, crop, y));
+        // Writes the output once; reads at most the crop (a 2× downsample touches about half of its rows).
+        long bytes = 32L * 256 * 256 * 4 + 36L * 490 * 498 * 4;
+        bench.AddMemoryRow("resize", "resize_trilinear3d_fwd_f32", "1x1x40x512x512 crop -> 32x256x256 f32", bytes, t,
+            "memory-bound (write output + read crop)", check);
+    }
+
     private static string Agree(DType dt, Func<Device, Tensor> make, Device device)
     {
         using var got = make(device);

@@ -120,8 +120,9 @@ public static class BatchCommand
                 {
                     if (path is null)
                         throw CliException.BadInput($"{settings.DataPath}: item {item.Index}: {item.Vision3D.Count} volumes; one per item is supported");
-                    var (_, input) = VolumeInput.Read(path, imgSize, window: null, settings.NanToZero);
-                    using var volume = Tensor.FromArray(input.Data, 1, 1, input.Depth, input.Height, input.Width); // (B, 1, D, H, W)
+                    var (_, prepared) = VolumeInput.Read(path, imgSize, window: null, settings.NanToZero, model.Device);
+                    using var input = prepared;
+                    using var volume = input.ToTensor();                       // (B, 1, D, H, W) on the model's device
                     GenerationResult result = Answer(model, volume, item, options);
                     report = Score(item, path, result, itemClock.Elapsed.TotalSeconds);
                 }

@@ -193,7 +193,7 @@ public static class GenerateCommand
         terminal.Detail($"checkpoint {checkpointDir}: compute dtype {model.DType}, llm_max_length {model.MaxLength}");
 
         var clockPrepare = Stopwatch.StartNew();
-        var input = VolumeInput.Prepare(source, model.Checkpoint.Vision3DConfig.ImgSize, settings.Window);
+        using var input = VolumeInput.Prepare(source, model.Checkpoint.Vision3DConfig.ImgSize, settings.Window, model.Device);
         readSeconds += clockPrepare.Elapsed.TotalSeconds;
         terminal.Detail($"volume {source.Depth}×{source.Height}×{source.Width} ({source.Format}), "
             + $"foreground {input.Crop}, resized to {input.Depth}×{input.Height}×{input.Width}");
@@ -209,7 +209,7 @@ public static class GenerateCommand
             Seed = settings.Seed,
         };
         if (!terminal.Json) terminal.Status($"Q: {question}");
-        using var volume = Tensor.FromArray(input.Data, 1, 1, input.Depth, input.Height, input.Width); // (B, 1, D, H, W)
+        using var volume = input.ToTensor();                                   // (B, 1, D, H, W) on the model's device
         GenerationResult result = Streamed(terminal, onToken => model.Generate(volume, question, options with { OnToken = onToken }));
 
         var t = result.Timings;

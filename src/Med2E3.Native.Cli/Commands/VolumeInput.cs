@@ -1,4 +1,5 @@
 using Med2E3.Native.Models.Input;
+using Med2E3.Native.Tensors;
 
 namespace Med2E3.Native.Cli.Commands;
 
@@ -17,12 +18,13 @@ public static class VolumeInput
     /// <param name="imgSize">(D, H, W) from <c>vision3d_model/config.json</c> (<c>img_size</c>).</param>
     /// <param name="window">Optional intensity window; it implies min–max scaling afterwards, also for .npy.</param>
     /// <param name="nanToZero">Replace NaN or infinite voxels with 0 instead of refusing the file.</param>
+    /// <param name="device">Where the crop + resize runs and the result stays (null: the host, as floats).</param>
     /// <exception cref="CliException">Exit code 3 with "FILE: problem" when the file cannot be used.</exception>
     public static Prepared Read(string path, IReadOnlyList<int> imgSize, (float Lower, float Upper)? window,
-        bool nanToZero = false)
+        bool nanToZero = false, Device? device = null)
     {
         Volume volume = ReadFile(path, nanToZero);
-        return new Prepared(volume, Prepare(volume, imgSize, window));
+        return new Prepared(volume, Prepare(volume, imgSize, window, device));
     }
 
     /// <summary>
@@ -54,8 +56,13 @@ public static class VolumeInput
             throw CliException.BadInput($"{path}: volume file not found");
     }
 
-    /// <summary>Window, min–max, crop to the foreground and resize to <paramref name="imgSize"/> (D, H, W).</summary>
-    public static PreprocessResult Prepare(Volume volume, IReadOnlyList<int> imgSize, (float Lower, float Upper)? window)
+    /// <summary>
+    /// Window, min–max, crop to the foreground and resize to <paramref name="imgSize"/> (D, H, W). With a
+    /// <paramref name="device"/> the volume is uploaded once and cropped + resized there by the ResizeTrilinear3d op
+    /// (the result's tensor stays on the device for the encoders; dispose the result).
+    /// </summary>
+    public static PreprocessResult Prepare(Volume volume, IReadOnlyList<int> imgSize, (float Lower, float Upper)? window,
+        Device? device = null)
     {
         if (imgSize.Count != 3 || imgSize.Any(n => n < 1))
             throw CliException.Checkpoint($"vision3d img_size [{string.Join(", ", imgSize)}] is not a (D, H, W) size");
@@ -64,6 +71,7 @@ public static class VolumeInput
             Window = window is { } w ? (w.Lower, w.Upper) : null,
             MinMaxNormalize = window is null ? null : true,
         };
-        return CliException.Guard(ExitCodes.BadInput, volume.FilePath, () => Preprocess.Run(volume, options));
+        return CliException.Guard(ExitCodes.BadInput, volume.FilePath,
+            () => device is { } d ? Preprocess.Run(volume, d, options) : Preprocess.Run(volume, options));
     }
 }

@@ -1,3 +1,7 @@
+using Med2E3.Native.Ops;
+using Med2E3.Native.Ops.Ops;
+using Med2E3.Native.Tensors;
+
 namespace Med2E3.Native.Models.Input;
 
 /// <summary>
@@ -35,6 +39,33 @@ public static class Preprocess
     }
 
     /// <summary>
+    /// Preprocesses a volume with the crop + resize on <paramref name="device"/>: window, min–max and the foreground
+    /// box run on the host (cheap O(N) passes), the windowed volume is uploaded once, and the ResizeTrilinear3d op
+    /// (<c>F.ResizeTrilinear3d</c>, kernels/resize.cu on CUDA) crops and resizes it there. The result's tensor stays
+    /// on the device. On the CPU this is <see cref="Run(Volume, PreprocessOptions)"/> computed through the same op.
+    /// </summary>
+    public static PreprocessResult Run(Volume volume, Device device, PreprocessOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(volume);
+        options ??= PreprocessOptions.Default;
+        bool normalize = options.MinMaxNormalize ?? volume.Format is VolumeFileFormat.Nifti1 or VolumeFileFormat.Nifti2;
+        int d = volume.Depth, h = volume.Height, w = volume.Width;
+        var (x, box, warnings) = Prepare(volume.Data, d, h, w, normalize, options, volume.Warnings);
+        using var scope = TensorScope.Begin();
+        var host = Tensor.FromArray(x, 1, 1, d, h, w);                                          // (1, 1, D, H, W)
+        var onDevice = host.To(device);                                                        // (1, 1, D, H, W)
+        var y = F.ResizeTrilinear3d(onDevice, [options.TargetDepth, options.TargetHeight, options.TargetWidth],
+            CropArray(box));                                                                   // (1, 1, od, oh, ow)
+        if (options.RoundToBf16)
+        {
+            var half = y.To(DType.BF16);                                                       // (1, 1, od, oh, ow)
+            y = half.To(DType.F32);                                                            // (1, 1, od, oh, ow)
+        }
+
+        return new PreprocessResult(scope.Keep(y), box, warnings);
+    }
+
+    /// <summary>
     /// Preprocesses a (<paramref name="d"/>, <paramref name="h"/>, <paramref name="w"/>) array; <paramref name="normalize"/>
     /// decides min–max normalisation (<see cref="PreprocessOptions.MinMaxNormalize"/> is not consulted here).
     /// The input is not modified.
@@ -42,6 +73,25 @@ public static class Preprocess
     public static PreprocessResult Run(
         ReadOnlySpan<float> data, int d, int h, int w, bool normalize, PreprocessOptions options,
         IReadOnlyList<string>? readerWarnings = null)
+    {
+        var (x, box, warnings) = Prepare(data, d, h, w, normalize, options, readerWarnings);
+        int od = options.TargetDepth;
+        int oh = options.TargetHeight;
+        int ow = options.TargetWidth;
+        var y = new float[(long)od * oh * ow];
+        ResizeTrilinear(x, d, h, w, box, y, od, oh, ow); // (od, oh, ow)
+        if (options.RoundToBf16)
+        {
+            RoundToBf16(y);
+        }
+
+        return new PreprocessResult(y, od, oh, ow, box, warnings);
+    }
+
+    // Steps 1–3 on the host: window, min–max and the foreground box (the whole volume when there is none).
+    private static (float[] X, CropBox Box, List<string> Warnings) Prepare(
+        ReadOnlySpan<float> data, int d, int h, int w, bool normalize, PreprocessOptions options,
+        IReadOnlyList<string>? readerWarnings)
     {
         CheckSize(data.Length, d, h, w, nameof(data));
         int od = options.TargetDepth;
@@ -71,21 +121,7 @@ public static class Preprocess
             box = CropBox.Full(d, h, w);
         }
 
-        float[] cropped = x;
-        if (box != CropBox.Full(d, h, w))
-        {
-            cropped = new float[(long)box.Depth * box.Height * box.Width];
-            Crop(x, 1, d, h, w, box, cropped); // (D', H', W')
-        }
-
-        var y = new float[(long)od * oh * ow];
-        ResizeTrilinear(cropped, box.Depth, box.Height, box.Width, y, od, oh, ow); // (od, oh, ow)
-        if (options.RoundToBf16)
-        {
-            RoundToBf16(y);
-        }
-
-        return new PreprocessResult(y, od, oh, ow, box, warnings);
+        return (x, box, warnings);
     }
 
     /// <summary>Clamps every value into [<paramref name="lo"/>, <paramref name="hi"/>].</summary>
@@ -196,84 +232,51 @@ public static class Preprocess
 
     /// <summary>
     /// Source coordinate of output index <paramref name="dst"/> when an axis of length <paramref name="n"/> is
-    /// resized to <paramref name="m"/> with align_corners = False, in float32 as PyTorch computes it:
-    /// scale = n / m, src = scale · (dst + 0.5) − 0.5, clamped below at 0.
+    /// resized to <paramref name="m"/> with align_corners = False (<see cref="Resize.SourceCoordinate"/>).
     /// </summary>
-    public static float SourceCoordinate(int dst, int n, int m)
-    {
-        float scale = (float)n / m;
-        float src = scale * (dst + 0.5f) - 0.5f;
-        return src < 0f ? 0f : src;
-    }
+    public static float SourceCoordinate(int dst, int n, int m) => Resize.SourceCoordinate(dst, n, m);
 
-    /// <summary>
-    /// Per-output-index interpolation taps of one axis: the two source indices i0 = ⌊src⌋ (at most n − 1) and
-    /// i1 = min(i0 + 1, n − 1), and the weight λ = src − i0 of i1 (1 − λ goes to i0).
-    /// </summary>
-    public static void LinearTaps(int n, int m, Span<int> i0, Span<int> i1, Span<float> lambda)
-    {
-        for (int o = 0; o < m; o++)
-        {
-            float src = SourceCoordinate(o, n, m);
-            int i = Math.Min((int)MathF.Floor(src), n - 1);
-            i0[o] = i;
-            i1[o] = Math.Min(i + 1, n - 1);
-            lambda[o] = Math.Clamp(src - i, 0f, 1f);
-        }
-    }
+    /// <summary>Per-output-index interpolation taps of one axis (<see cref="Resize.LinearTaps"/>).</summary>
+    public static void LinearTaps(int n, int m, Span<int> i0, Span<int> i1, Span<float> lambda) =>
+        Resize.LinearTaps(n, m, i0, i1, lambda);
 
     /// <summary>
     /// Trilinear resize of a (<paramref name="d"/>, <paramref name="h"/>, <paramref name="w"/>) volume to
     /// (<paramref name="od"/>, <paramref name="oh"/>, <paramref name="ow"/>), the semantics of PyTorch
-    /// <c>F.interpolate(x, size, mode="trilinear", align_corners=False)</c> in float32, no anti-aliasing.
-    /// The taps come from <see cref="LinearTaps"/>; the blend is nested as PyTorch nests it, depth outermost:
-    /// y = (1−λd)·[(1−λh)·((1−λw)·v000 + λw·v001) + λh·(…)] + λd·[…]. Matching sizes give an exact copy.
+    /// <c>F.interpolate(x, size, mode="trilinear", align_corners=False)</c> in float32, no anti-aliasing: the
+    /// reference loops of the ResizeTrilinear3d op (<see cref="Resize.Reference{T}"/>) over the whole volume.
+    /// Matching sizes give an exact copy.
     /// </summary>
     public static void ResizeTrilinear(
-        ReadOnlySpan<float> src, int d, int h, int w, Span<float> dst, int od, int oh, int ow)
+        ReadOnlySpan<float> src, int d, int h, int w, Span<float> dst, int od, int oh, int ow) =>
+        ResizeTrilinear(src, d, h, w, CropBox.Full(d, h, w), dst, od, oh, ow);
+
+    /// <summary>
+    /// <see cref="ResizeTrilinear(ReadOnlySpan{float}, int, int, int, Span{float}, int, int, int)"/> of the
+    /// <paramref name="box"/> of the volume, read in place (crop and resize in one pass).
+    /// </summary>
+    public static unsafe void ResizeTrilinear(
+        ReadOnlySpan<float> src, int d, int h, int w, CropBox box, Span<float> dst, int od, int oh, int ow)
     {
         CheckSize(src.Length, d, h, w, nameof(src));
         CheckSize(dst.Length, od, oh, ow, nameof(dst));
-        if (d == od && h == oh && w == ow)
+        CheckBox(box, d, h, w);
+        // SAFETY: both spans are pinned for the call and their lengths were checked against the extents above.
+        fixed (float* x = src)
+        fixed (float* y = dst)
         {
-            src.CopyTo(dst);
-            return;
+            Resize.Reference(x, 1, d, h, w, CropArray(box), od, oh, ow, y);
         }
+    }
 
-        Span<int> z0 = new int[od], z1 = new int[od], y0 = new int[oh], y1 = new int[oh], x0 = new int[ow], x1 = new int[ow];
-        Span<float> lz = new float[od], ly = new float[oh], lx = new float[ow];
-        LinearTaps(d, od, z0, z1, lz);
-        LinearTaps(h, oh, y0, y1, ly);
-        LinearTaps(w, ow, x0, x1, lx);
+    /// <summary>The op's crop argument (z0, z1, y0, y1, x0, x1) for a box.</summary>
+    public static int[] CropArray(CropBox box) => [box.D0, box.D1, box.H0, box.H1, box.W0, box.W1];
 
-        int o = 0;
-        for (int z = 0; z < od; z++)
+    private static void CheckBox(CropBox box, int d, int h, int w)
+    {
+        if (box.IsEmpty || box.D0 < 0 || box.H0 < 0 || box.W0 < 0 || box.D1 > d || box.H1 > h || box.W1 > w)
         {
-            float wz1 = lz[z];
-            float wz0 = 1f - wz1;
-            int pa = z0[z] * h;
-            int pb = z1[z] * h;
-            for (int y = 0; y < oh; y++)
-            {
-                float wy1 = ly[y];
-                float wy0 = 1f - wy1;
-                int raa = (pa + y0[y]) * w;
-                int rab = (pa + y1[y]) * w;
-                int rba = (pb + y0[y]) * w;
-                int rbb = (pb + y1[y]) * w;
-                for (int x = 0; x < ow; x++)
-                {
-                    float wx1 = lx[x];
-                    float wx0 = 1f - wx1;
-                    int a = x0[x];
-                    int b = x1[x];
-                    float near = wy0 * (wx0 * src[raa + a] + wx1 * src[raa + b])
-                               + wy1 * (wx0 * src[rab + a] + wx1 * src[rab + b]);
-                    float far = wy0 * (wx0 * src[rba + a] + wx1 * src[rba + b])
-                              + wy1 * (wx0 * src[rbb + a] + wx1 * src[rbb + b]);
-                    dst[o++] = wz0 * near + wz1 * far;
-                }
-            }
+            throw new ArgumentException($"crop box {box} is empty or outside the {d}×{h}×{w} volume", nameof(box));
         }
     }
 

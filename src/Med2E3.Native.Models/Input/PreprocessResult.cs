@@ -1,11 +1,31 @@
+using Med2E3.Native.Tensors;
+
 namespace Med2E3.Native.Models.Input;
 
-/// <summary>The model-ready volume produced by <see cref="Preprocess.Run(Volume, PreprocessOptions)"/>.</summary>
-public sealed class PreprocessResult
+/// <summary>
+/// The model-ready volume produced by <see cref="Preprocess.Run(Volume, PreprocessOptions)"/> (host floats) or by
+/// <see cref="Preprocess.Run(Volume, Device, PreprocessOptions)"/> (a tensor on the device, downloaded only when
+/// <see cref="Data"/> is read). Dispose it to release the device tensor.
+/// </summary>
+public sealed class PreprocessResult : IDisposable
 {
+    private float[]? _data;
+    private Tensor? _tensor;
+
     internal PreprocessResult(float[] data, int depth, int height, int width, CropBox crop, IReadOnlyList<string> warnings)
+        : this(depth, height, width, crop, warnings)
     {
-        Data = data;
+        _data = data;
+    }
+
+    internal PreprocessResult(Tensor tensor, CropBox crop, IReadOnlyList<string> warnings)
+        : this(tensor.Dim(2), tensor.Dim(3), tensor.Dim(4), crop, warnings)
+    {
+        _tensor = tensor;
+    }
+
+    private PreprocessResult(int depth, int height, int width, CropBox crop, IReadOnlyList<string> warnings)
+    {
         Depth = depth;
         Height = height;
         Width = width;
@@ -14,7 +34,7 @@ public sealed class PreprocessResult
     }
 
     /// <summary>Voxels (D, H, W) row-major, float32; the model's (1, 1, D, H, W) input.</summary>
-    public float[] Data { get; }
+    public float[] Data => _data ??= (_tensor ?? throw new ObjectDisposedException(nameof(PreprocessResult))).ToFloatArray();
 
     /// <summary>D: slices (the target depth).</summary>
     public int Depth { get; }
@@ -30,4 +50,19 @@ public sealed class PreprocessResult
 
     /// <summary>The reader's warnings followed by those of preprocessing (e.g. a volume with no foreground).</summary>
     public IReadOnlyList<string> Warnings { get; }
+
+    /// <summary>
+    /// The volume as a (1, 1, D, H, W) f32 tensor, owned by the caller: an alias of the device tensor when the resize
+    /// ran there, else a new CPU tensor over <see cref="Data"/>.
+    /// </summary>
+    public Tensor ToTensor() =>
+        _tensor?.Alias() ?? Tensor.FromArray(_data ?? throw new ObjectDisposedException(nameof(PreprocessResult)),
+            1, 1, Depth, Height, Width);
+
+    /// <summary>Releases the device tensor (host data already read stays readable).</summary>
+    public void Dispose()
+    {
+        _tensor?.Dispose();
+        _tensor = null;
+    }
 }

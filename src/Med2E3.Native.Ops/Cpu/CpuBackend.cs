@@ -389,6 +389,16 @@ public sealed unsafe class CpuBackend : IBackend
     }
 
     /// <inheritdoc />
+    public void ResizeTrilinear3d(Tensor x, ReadOnlySpan<int> crop, Tensor y)
+    {
+        var box = crop.ToArray();
+        if (Widen([x], [y], (i, o) => ResizeTrilinear3d(i[0]!, box, o[0]!))) return;
+        int n = x.Dim(0) * x.Dim(1);
+        if (IsF64(x)) Resize.Reference(P<double>(x), n, x.Dim(2), x.Dim(3), x.Dim(4), box, y.Dim(2), y.Dim(3), y.Dim(4), P<double>(y));
+        else Resize.Reference(P<float>(x), n, x.Dim(2), x.Dim(3), x.Dim(4), box, y.Dim(2), y.Dim(3), y.Dim(4), P<float>(y));
+    }
+
+    /// <inheritdoc />
     public void AvgPool3dBackward(Tensor dy, ReadOnlySpan<int> kernel, ReadOnlySpan<int> stride, Tensor dx)
     {
         var k = kernel.ToArray();

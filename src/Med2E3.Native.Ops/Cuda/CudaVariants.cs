@@ -43,6 +43,7 @@ internal static class CudaVariants
         (OpKind.Patchify3d, ["copy_fwd_any", "patch_embed_fwd_f32"], "copy_fwd_any"),
         (OpKind.Conv2dPatch, ["copy_fwd_any+cublasLtMatmul", "patch_embed_fwd_f32"], "copy_fwd_any+cublasLtMatmul"),
         (OpKind.AvgPool3d, ["avgpool3d_fwd_f32"], "avgpool3d_fwd_f32"),
+        (OpKind.ResizeTrilinear3d, ["resize_trilinear3d_fwd_f32"], "resize_trilinear3d_fwd_f32"),
         (OpKind.Concat, ["copy_fwd_any"], "copy_fwd_any"),
         (OpKind.Split, ["copy_fwd_any"], "copy_fwd_any"),
         (OpKind.RepeatInterleave, ["copy_fwd_any"], "copy_fwd_any"),

@@ -133,6 +133,19 @@ internal static class KernelParams
         public fixed long Ys[5];
     }
 
+    // resize.cu
+
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct ResizeParams
+    {
+        public ulong X, Y;
+        public int N, D, H, W;
+        public int Z0, Y0, X0;
+        public int Cd, Ch, Cw;
+        public int Od, Oh, Ow;
+        public int Pad;
+    }
+
     // indexing.cu
 
     [StructLayout(LayoutKind.Sequential)]

@@ -41,6 +41,38 @@ public static class OpCases
         _ => F.Silu(x),
     };
 
+    /// <summary>
+    /// Oracle of the trilinear resize (align_corners = False) of the crop (z0, z1, y0, y1, x0, x1) of x (B, C, D, Hi, W)
+    /// to <paramref name="size"/>: per axis the source coordinate in float32 as PyTorch computes it, then the weighted
+    /// sum of the 8 corners in float64.
+    /// </summary>
+    public static double[] ResizeOracle(Arr x, int[] crop, int[] size)
+    {
+        (int Lo, int Hi, double L) Tap(int o, int n, int m)
+        {
+            float src = Math.Max(0f, (float)n / m * (o + 0.5f) - 0.5f);
+            int lo = Math.Min((int)Math.Floor(src), n - 1);
+            return (lo, Math.Min(lo + 1, n - 1), Math.Clamp(src - lo, 0f, 1f));
+        }
+
+        return Build([x.Shape[0], x.Shape[1], size[0], size[1], size[2]], ix =>
+        {
+            var tz = Tap(ix[2], crop[1] - crop[0], size[0]);
+            var ty = Tap(ix[3], crop[3] - crop[2], size[1]);
+            var tx = Tap(ix[4], crop[5] - crop[4], size[2]);
+            double s = 0;
+            for (int a = 0; a < 2; a++)
+                for (int b = 0; b < 2; b++)
+                    for (int c = 0; c < 2; c++)
+                    {
+                        double wgt = (a == 0 ? 1 - tz.L : tz.L) * (b == 0 ? 1 - ty.L : ty.L) * (c == 0 ? 1 - tx.L : tx.L);
+                        s += wgt * x[ix[0], ix[1], crop[0] + (a == 0 ? tz.Lo : tz.Hi), crop[2] + (b == 0 ? ty.Lo : ty.Hi),
+                            crop[4] + (c == 0 ? tx.Lo : tx.Hi)];
+                    }
+            return s;
+        });
+    }
+
     /// <summary>Oracle of a batched matmul a (…, M, K)·b (…, K, N) with batch broadcasting.</summary>
     public static double[] MatMulOracle(Arr a, Arr b)
     {
@@ -278,6 +310,15 @@ public static class OpCases
                 for (int i = 0; i < 2; i++) for (int j = 0; j < 2; j++) for (int k = 0; k < 2; k++) s += a[0][ix[0], ix[1], ix[2] * 2 + i, ix[3] * 2 + j, ix[4] * 2 + k];
                 return s / 8;
             }), Check.Nmse) with { GradInputs = [0] });
+
+        // Crop (z 1..4, y 0..6, x 2..5 → 3×6×3) resized to 5×4×7: up, down and up again; the input is a transposed view.
+        int[] resizeCrop = [1, 4, 0, 6, 2, 5];
+        l.Add(C(OpKind.ResizeTrilinear3d, "resize_trilinear3d_crop", g => [g.NonContiguous(2, 3, 5, 7, 6)],
+            t => F.ResizeTrilinear3d(t[0], [5, 4, 7], resizeCrop), a => ResizeOracle(a[0], resizeCrop, [5, 4, 7]), Check.Nmse)
+            with { Note = "NMSE: the oracle sums the 8 corners in another order than the nested reference blend" });
+        l.Add(C(OpKind.ResizeTrilinear3d, "resize_trilinear3d_identity", g => [g.Randn(1, 2, 6, 5, 7)],
+            t => F.ResizeTrilinear3d(t[0], [4, 5, 4], [1, 5, 0, 5, 2, 6]),
+            a => Build([1, 2, 4, 5, 4], ix => a[0][ix[0], ix[1], ix[2] + 1, ix[3], ix[4] + 2]), Check.Exact));
 
         // ---------------------------------------------------------------- indexing
         l.Add(C(OpKind.Concat, "concat_axis1", g => [g.Randn(2, 3, 4), g.NonContiguous(2, 1, 4), g.Randn(2, 2, 4)], t => F.Concat(1, t[0], t[1], t[2]),
