@@ -60,7 +60,7 @@ public sealed class Vision3DConnector
     /// <summary><c>text_mlp</c>: Linear(C_text → D), no activation.</summary>
     public Linear TextMlp { get; }
 
-    /// <summary>Rate of the dropout the reference applies to the scores while training (off here, see remarks).</summary>
+    /// <summary>Rate of the dropout the reference applies to the scores while training (see <see cref="Forward"/>).</summary>
     public const double ScoreDropout = 0.1;
 
     public static Vision3DConnector Load(WeightLoader w, int[] grid, int inputDim, int outputDim, int textDim)
@@ -76,10 +76,11 @@ public sealed class Vision3DConnector
 
     /// <summary>
     /// 3D features (B, N, C3), projected slice tokens Z2 (B, S, T2, D) and the text vector p (B, C_text) →
-    /// (Z3 (B, L3, D), scores (B, S)). Score dropout is not applied (evaluation semantics, and the golden gradients
-    /// were taken with dropout off).
+    /// (Z3 (B, L3, D), scores (B, S)). <paramref name="scoreDropout"/> null is evaluation semantics (the golden
+    /// gradients were taken so); in training mode it drops the softmax scores (spec §5.2 step 5: zeroed with
+    /// probability p, survivors × 1/(1 − p), so they no longer sum to 1) and the returned scores are the dropped ones.
     /// </summary>
-    public Vision3DConnectorOutput Forward(Tensor features3d, Tensor slices2d, Tensor text)
+    public Vision3DConnectorOutput Forward(Tensor features3d, Tensor slices2d, Tensor text, Dropout? scoreDropout = null)
     {
         using var scope = TensorScope.Begin();
         int b = features3d.Dim(0), n = features3d.Dim(1), c3 = features3d.Dim(2);
@@ -94,6 +95,7 @@ public sealed class Vision3DConnector
         var tokens = pooled.Reshape(b, c3, l3).Transpose(1, 2);                      // (B, L3, C3), z' slowest
         var z3 = Connector.Forward(tokens);                                          // (B, L3, D)
         var scores = Score(z3, slices2d, text, groups);                              // (B, S)
+        if (scoreDropout is not null) scores = scoreDropout.Apply(scores);           // (B, S), training only
         return new Vision3DConnectorOutput(scope.Keep(z3), scope.Keep(scores));
     }
 

@@ -182,9 +182,10 @@ public sealed class Med2E3Model : IDisposable
     /// Runs the vision side (spec §0) on volumes (B, 1, D, Hi, W) (or (D, Hi, W) / (1, D, Hi, W) for one volume,
     /// any float dtype, any device) and question ids/masks (B·L, right padded). The 3D ViT and BERT are frozen and run
     /// without recording; SigLIP and the connectors record when grad is enabled and their weights require it.
-    /// The caller owns the result.
+    /// <paramref name="training"/> with Dropout on adds the training-mode BERT and TG-IS score dropouts (spec §9);
+    /// the returned slice scores are then the dropped ones. The caller owns the result.
     /// </summary>
-    public VisionEncoding EncodeVision(Tensor volume, long[] questionIds, long[] questionMask)
+    public VisionEncoding EncodeVision(Tensor volume, long[] questionIds, long[] questionMask, TrainingOptions? training = null)
     {
         using var scope = TensorScope.Begin();
         var vol = PrepareVolume(volume);                                                   // (B, 1, D, Hi, W)
@@ -193,21 +194,39 @@ public sealed class Med2E3Model : IDisposable
         {
             throw new ArgumentException($"Med2E3Model.cs: {questionIds.Length} question ids and {questionMask.Length} mask values for a batch of {b}");
         }
+        var (scoreDropout, bertDropout) = DropoutsFor(training);
         Tensor f3, text;
         using (new NoGradScope())
         {
             f3 = Vision3D.Forward(vol);                                                    // (B, N, C3)
-            text = TextEncoder.Forward(questionIds, questionMask, b, Device);              // (B, C_text)
+            text = TextEncoder.Forward(questionIds, questionMask, b, Device, bertDropout); // (B, C_text)
         }
         var slices = vol.Reshape(b * depth, 1, hi, w);                                     // (B·S, 1, Hi, W), s = depth index
         var f2 = Vision2D.Forward(slices);                                                 // (B·S, T2, C2)
         var z2flat = Vision2DConnector.Forward(f2);                                        // (B·S, T2, D)
         var z2 = z2flat.Reshape(b, depth, z2flat.Dim(1), z2flat.Dim(2));                   // (B, S, T2, D)
-        var (z3, scores) = Vision3DConnector.Forward(f3, z2, text);                        // (B, L3, D), (B, S)
+        var (z3, scores) = Vision3DConnector.Forward(f3, z2, text, scoreDropout);          // (B, L3, D), (B, S)
         var z2f = Vision3DConnector.Fuse(z2, scores);                                      // (B, T2, D)
         var tokens = F.Concat(1, z3, z2f);                                                 // (B, L3 + T2, D), 3D first
         return new VisionEncoding(scope.Keep(f3), scope.Keep(z2), scope.Keep(text), scope.Keep(z3),
             scope.Keep(scores), scope.Keep(z2f), scope.Keep(tokens));
+    }
+
+    /// <summary>
+    /// The dropouts of a training step: null for a rate of 0 or evaluation (so p = 0 runs exactly the evaluation path,
+    /// fused BERT attention included). Each has its own stream of <see cref="TrainingOptions.Seed"/>.
+    /// </summary>
+    private static (Dropout? Score, Dropout? Bert) DropoutsFor(TrainingOptions? training)
+    {
+        if (training is not { Dropout: true }) return (null, null);
+        if (!(training.ScoreDropout is >= 0 and < 1) || !(training.BertDropout is >= 0 and < 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(training),
+                $"TrainingOptions.cs: dropout rates must be in [0, 1), got score {training.ScoreDropout} and BERT {training.BertDropout}");
+        }
+        var score = training.ScoreDropout > 0 ? new Dropout(training.ScoreDropout, Dropout.Stream(training.Seed, 1)) : null;
+        var bert = training.BertDropout > 0 ? new Dropout(training.BertDropout, Dropout.Stream(training.Seed, 2)) : null;
+        return (score, bert);
     }
 
     /// <summary>Volume on the model's device and dtype as (B, 1, D, Hi, W), checked against the 3D encoder's img_size.</summary>
@@ -456,26 +475,30 @@ public sealed class Med2E3Model : IDisposable
     /// <summary>
     /// Fine-tuning loss for one example with the phi template: "&lt;image3d&gt;\n" + question as the user turn and
     /// " " + answer + &lt;|endoftext|&gt; as the trained tokens. Returns the scalar loss (call Backward on it).
+    /// <paramref name="training"/> null (or Dropout off) is evaluation semantics, as the golden loss; with Dropout on,
+    /// the step applies the seeded training-mode dropouts of spec §9 (augment the volume beforehand with
+    /// <see cref="Input.Augment"/>).
     /// </summary>
-    public Tensor Loss(Tensor volume, string question, string answer)
+    public Tensor Loss(Tensor volume, string question, string answer, TrainingOptions? training = null)
     {
         var (promptQuestion, bertQuestion) = SplitQuestion(question);
         var example = PhiTemplate.BuildTraining(Tokenizer, promptQuestion, answer, MaxLength);
         var q = TokenizeQuestion(bertQuestion);
         return Loss(volume, [.. q.Ids.Select(i => (long)i)], [.. q.Mask.Select(i => (long)i)], example.InputIds,
-            example.Labels);
+            example.Labels, training);
     }
 
     /// <summary>
     /// The causal-LM loss of the reference (spec §9): visual tokens spliced at the sentinel with label −100,
     /// logits of every position, mean cross-entropy of position t predicting label t+1 over labels ≠ −100.
-    /// Batch 1. Score dropout and BERT dropout are off (as in the golden gradients). Returns a scalar (1 element).
+    /// Batch 1. Score dropout and BERT dropout are off unless <paramref name="training"/> turns them on (off, as in
+    /// the golden gradients, by default). Returns a scalar (1 element).
     /// </summary>
     public Tensor Loss(Tensor volume, long[] questionIds, long[] questionMask, IReadOnlyList<int> trainIds,
-        IReadOnlyList<int> labels)
+        IReadOnlyList<int> labels, TrainingOptions? training = null)
     {
         using var scope = TensorScope.Begin();
-        using var vision = EncodeVision(volume, questionIds, questionMask);
+        using var vision = EncodeVision(volume, questionIds, questionMask, training);
         var embeds = EmbedPrompt(trainIds, vision.VisionTokens);                           // (1, T, D)
         long[] full = SpliceLabels(trainIds, labels, vision.VisionTokens.Dim(1));
         int t = embeds.Dim(1);

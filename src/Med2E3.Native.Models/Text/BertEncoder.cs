@@ -53,9 +53,10 @@ public sealed class BertEncoder
 
     /// <summary>
     /// Question ids (B, L) and attention mask (B, L) (1 = real token, right padding) → pooler output (B, C).
-    /// Each sequence runs on its Σ mask real tokens only.
+    /// Each sequence runs on its Σ mask real tokens only. <paramref name="dropout"/> (training mode, spec §3.2) draws
+    /// its masks sequence by sequence, for the real tokens only; null = evaluation.
     /// </summary>
-    public Tensor Forward(long[] ids, long[] mask, int batch, Device device)
+    public Tensor Forward(long[] ids, long[] mask, int batch, Device device, Dropout? dropout = null)
     {
         using var scope = TensorScope.Begin();
         int l = ids.Length / batch;
@@ -66,19 +67,23 @@ public sealed class BertEncoder
             var tokenIds = ids.AsSpan(b * l, real).ToArray();
             using var idsCpu = Tensor.FromArray(tokenIds, 1, real);                 // (1, L')
             var idsDev = idsCpu.To(device);                                         // (1, L')
-            pooled[b] = ForwardUnpadded(idsDev);                                    // (1, C)
+            pooled[b] = ForwardUnpadded(idsDev, dropout);                                  // (1, C)
         }
         return scope.Keep(batch == 1 ? pooled[0].Alias() : F.Concat(0, pooled));   // (B, C)
     }
 
-    /// <summary>Ids (1, L') of real tokens only → pooler output (1, C).</summary>
-    public Tensor ForwardUnpadded(Tensor ids)
+    /// <summary>
+    /// Ids (1, L') of real tokens only → pooler output (1, C). With <paramref name="dropout"/>, hidden dropout follows
+    /// the embeddings LayerNorm and each layer drops as <see cref="BertLayer.Forward"/>; the pooler has none.
+    /// </summary>
+    public Tensor ForwardUnpadded(Tensor ids, Dropout? dropout = null)
     {
         using var scope = TensorScope.Begin();
         var x = Embeddings.Forward(ids);                                            // (1, L', C)
+        if (dropout is not null) x = dropout.Apply(x);                              // (1, L', C), hidden dropout
         foreach (var layer in Layers)
         {
-            x = layer.Forward(x);                                                   // (1, L', C)
+            x = layer.Forward(x, dropout);                                          // (1, L', C)
         }
         var cls = x.Select(1, 0);                                                   // (1, C)
         return scope.Keep(F.Tanh(PoolerDense.Forward(cls)));                        // (1, C)
@@ -214,19 +219,37 @@ public sealed class BertLayer
             LayerNorm.Load(w, "output.LayerNorm", c, eps));
     }
 
-    /// <summary>(B, L, C) → (B, L, C).</summary>
-    public Tensor Forward(Tensor x)
+    /// <summary>
+    /// (B, L, C) → (B, L, C). With <paramref name="dropout"/> (training mode, as HF BertLayer): dropout on the attention
+    /// probabilities, and on the attention-output and output dense results before their residual add + LayerNorm.
+    /// The fused <see cref="F.Attention"/> never materialises the probabilities, so with dropout the attention runs
+    /// unfused (MatMul, Softmax, mask, MatMul); without it the fused op runs, as at evaluation.
+    /// </summary>
+    public Tensor Forward(Tensor x, Dropout? dropout = null)
     {
         using var scope = TensorScope.Begin();
         int b = x.Dim(0), l = x.Dim(1), c = x.Dim(2), dh = c / Heads;
         var q = Query.Forward(x).Reshape(b, l, Heads, dh).Transpose(1, 2);          // (B, H, L, Dh)
         var k = Key.Forward(x).Reshape(b, l, Heads, dh).Transpose(1, 2);            // (B, H, L, Dh)
         var v = Value.Forward(x).Reshape(b, l, Heads, dh).Transpose(1, 2);          // (B, H, L, Dh)
-        var o = F.Attention(q, k, v);                                               // (B, H, L, Dh), scale Dh^−½
+        Tensor o;
+        if (dropout is null)
+        {
+            o = F.Attention(q, k, v);                                               // (B, H, L, Dh), scale Dh^−½
+        }
+        else
+        {
+            var logits = F.Scale(F.MatMul(q, k.Transpose(2, 3)), 1.0 / Math.Sqrt(dh));   // (B, H, L, L)
+            var probs = dropout.Apply(F.Softmax(logits));                           // (B, H, L, L), attention dropout
+            o = F.MatMul(probs, v);                                                 // (B, H, L, Dh)
+        }
         var merged = o.Transpose(1, 2).Reshape(b, l, c);                            // (B, L, C)
-        x = AttentionOutputLayerNorm.Forward(F.Add(x, AttentionOutputDense.Forward(merged)));   // (B, L, C)
-        var m = F.Gelu(IntermediateDense.Forward(x));                               // (B, L, F)
-        x = OutputLayerNorm.Forward(F.Add(x, OutputDense.Forward(m)));              // (B, L, C)
+        var a = AttentionOutputDense.Forward(merged);                               // (B, L, C)
+        if (dropout is not null) a = dropout.Apply(a);                              // (B, L, C), hidden dropout
+        x = AttentionOutputLayerNorm.Forward(F.Add(x, a));                          // (B, L, C)
+        var m = OutputDense.Forward(F.Gelu(IntermediateDense.Forward(x)));          // (B, L, C)
+        if (dropout is not null) m = dropout.Apply(m);                              // (B, L, C), hidden dropout
+        x = OutputLayerNorm.Forward(F.Add(x, m));                                   // (B, L, C)
         return scope.Keep(x);
     }
 }
