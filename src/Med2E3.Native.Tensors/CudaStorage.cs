@@ -45,7 +45,8 @@ public sealed class CudaStorage : Storage
     /// canary bytes before and after its usable region (see <see cref="CudaGuardBands"/>), filled on the device's
     /// stream at allocation and checked when the storage is released or by <see cref="CheckGuardBands"/>; damaged
     /// bands are collected for <see cref="TakeGuardViolations"/>. 0 (the default) rents exactly as without the hook.
-    /// Must be 0 or a multiple of <see cref="CudaGuardBands.BandAlignment"/>.
+    /// Must be 0 or a multiple of <see cref="CudaGuardBands.BandAlignment"/>. Not for use during CUDA graph capture
+    /// (the check reads the bands back synchronously).
     /// </summary>
     public static int GuardBytes
     {
