@@ -21,13 +21,16 @@ public sealed class GeometryCheckpoints : IDisposable
         LlmHidden: 64, LlmHeads: 4, LlmIntermediate: 80, LlmLayers: 2, LlmVocab: 328, MaxPositions: 2048,
         OriginalMaxPositions: 512, LlmDType: StorageDType.F16);
 
-    /// <summary>An odd geometry: 12 slices in 3 pooled groups of 4, 3D heads of 12, LLM head dim 24, bf16.</summary>
+    /// <summary>
+    /// An odd geometry: 12 slices in 3 pooled groups of 4, 3D heads of 12, SigLIP 16×16 patch 4, BERT 3 heads,
+    /// LLM head dim 24, every component stored in bf16 (as the released checkpoint most likely is).
+    /// </summary>
     public static readonly Geometry Odd = new("odd-bf16",
         ImgSize: [12, 16, 16], PatchSize: [2, 4, 4], V3Hidden: 36, V3Heads: 3, V3Mlp: 60, V3Layers: 1,
         V2Patch: 4, V2Hidden: 24, V2Heads: 2, V2Intermediate: 40, V2Layers: 1,
-        BertHidden: 128, BertHeads: 2, BertLayers: 1, BertIntermediate: 192, BertPositions: 40, QuestionLength: 16,
+        BertHidden: 192, BertHeads: 3, BertLayers: 1, BertIntermediate: 256, BertPositions: 40, QuestionLength: 16,
         LlmHidden: 48, LlmHeads: 2, LlmIntermediate: 72, LlmLayers: 3, LlmVocab: 330, MaxPositions: 1024,
-        OriginalMaxPositions: 128, LlmDType: StorageDType.BF16);
+        OriginalMaxPositions: 128, LlmDType: StorageDType.BF16, OtherDType: StorageDType.BF16);
 
     /// <summary>The public fixture's geometry (control), f32 LLM storage.</summary>
     public static readonly Geometry Public = new("public-f32",
@@ -101,6 +104,9 @@ public class GeometryTests(GeometryCheckpoints checkpoints, ITestOutputHelper lo
         Assert.Equal(g.LlmDType, ckpt.Llm.Weights["lm_head.weight"].DType);
         Assert.Equal(g.LlmHeadDim, ckpt.LlmConfig.HeadDim);
         Assert.Equal(g.BertHidden, ckpt.BertConfig.HiddenSize);
+        Assert.Equal(g.BertHeads, ckpt.BertConfig.NumAttentionHeads);
+        Assert.Equal(g.OtherDType, ckpt.Vision2DModel.Weights["encoder.layers.0.mlp.fc1.weight"].DType);
+        Assert.Equal(g.OtherDType, ckpt.Vision3DConnector.Weights["text_mlp.weight"].DType);
 
         var output = new StringWriter();
         var error = new StringWriter();

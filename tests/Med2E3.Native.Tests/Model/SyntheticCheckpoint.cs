@@ -5,7 +5,7 @@ namespace Med2E3.Native.Tests.Model;
 
 /// <summary>
 /// Every size of a Med-2E3 network, as its config files spell them (3D ViT, SigLIP, BERT, Phi-3), plus the LLM's
-/// storage dtype. Head dimensions follow from hidden / heads; LongRoPE factors have head_dim / 2 entries.
+/// storage dtype and that of the other components. Head dimensions follow from hidden / heads; LongRoPE factors have head_dim / 2 entries.
 /// </summary>
 public sealed record Geometry(
     string Name,
@@ -13,7 +13,7 @@ public sealed record Geometry(
     int V2Patch, int V2Hidden, int V2Heads, int V2Intermediate, int V2Layers,
     int BertHidden, int BertHeads, int BertLayers, int BertIntermediate, int BertPositions, int QuestionLength,
     int LlmHidden, int LlmHeads, int LlmIntermediate, int LlmLayers, int LlmVocab, int MaxPositions,
-    int OriginalMaxPositions, StorageDType LlmDType)
+    int OriginalMaxPositions, StorageDType LlmDType, StorageDType OtherDType = StorageDType.F32)
 {
     /// <summary>SigLIP image size: the slice size of the volume.</summary>
     public int V2Image => ImgSize[1];
@@ -40,7 +40,8 @@ public sealed record Geometry(
 /// Writes a complete Med-2E3 checkpoint folder in the released layout (args, llm, vision2d_model, vision2d_connector,
 /// vision3d_model, vision3d_connector incl. text_mlp, Phi-3 tokenizer files, BERT vocab beside it) for any
 /// <see cref="Geometry"/>, with seeded random weights. Configs are the tiny fixture's files with the sizes replaced,
-/// so every key is spelled as there. The LLM is stored in the geometry's dtype, everything else in f32.
+/// so every key is spelled as there. The LLM is stored in <see cref="Geometry.LlmDType"/>, the rest in
+/// <see cref="Geometry.OtherDType"/>.
 /// </summary>
 public static class SyntheticCheckpoint
 {
@@ -98,7 +99,7 @@ public static class SyntheticCheckpoint
         v3["vocab_size"] = bertVocab;
         Save(ckpt, "vision3d_model", v3);
 
-        var rng = new Rng(seed);
+        var rng = new Rng(seed, g.OtherDType);
         TorchCheckpointWriter.Write(Path.Combine(ckpt, "llm", "pytorch_model.bin"), LlmWeights(g, rng));
         TorchCheckpointWriter.Write(Path.Combine(ckpt, "vision2d_model", "pytorch_model.bin"), SigLipWeights(g, rng));
         TorchCheckpointWriter.Write(Path.Combine(ckpt, "vision2d_connector", "pytorch_model.bin"),
@@ -258,14 +259,14 @@ public static class SyntheticCheckpoint
     ];
 
     /// <summary>Seeded normal values (Box–Muller).</summary>
-    private sealed class Rng(int seed)
+    private sealed class Rng(int seed, StorageDType defaultDType)
     {
         private readonly Random _r = new(seed);
 
         private double Normal() =>
             Math.Sqrt(-2 * Math.Log(1 - _r.NextDouble())) * Math.Cos(2 * Math.PI * _r.NextDouble());
 
-        public WeightTensor Tensor(string name, int[] shape, double std, StorageDType dtype = StorageDType.F32,
+        public WeightTensor Tensor(string name, int[] shape, double std, StorageDType? dtype = null,
             double mean = 0)
         {
             int n = shape.Aggregate(1, (a, b) => a * b);
@@ -274,19 +275,19 @@ public static class SyntheticCheckpoint
             {
                 v[i] = (float)(mean + std * Normal());
             }
-            return WeightTensor.FromFloat32(name, shape, v, dtype);
+            return WeightTensor.FromFloat32(name, shape, v, dtype ?? defaultDType);
         }
 
         /// <summary>A [rows, cols] weight with std 1/√cols (unit-variance outputs), or <paramref name="std"/>.</summary>
-        public WeightTensor Matrix(string name, int rows, int cols, StorageDType dtype = StorageDType.F32,
+        public WeightTensor Matrix(string name, int rows, int cols, StorageDType? dtype = null,
             double? std = null) =>
             Tensor(name, [rows, cols], std ?? 1 / Math.Sqrt(cols), dtype);
 
-        public WeightTensor Vector(string name, int n, double std, StorageDType dtype = StorageDType.F32) =>
+        public WeightTensor Vector(string name, int n, double std, StorageDType? dtype = null) =>
             Tensor(name, [n], std, dtype);
 
         /// <summary>A norm gain around 1.</summary>
-        public WeightTensor Norm(string name, int n, StorageDType dtype = StorageDType.F32) =>
+        public WeightTensor Norm(string name, int n, StorageDType? dtype = null) =>
             Tensor(name, [n], 0.05, dtype, 1.0);
     }
 }
