@@ -8,6 +8,7 @@ public sealed unsafe partial class Tensor
             if (d < 0) throw new ShapeMismatchException("Empty", shape, "negative size");
         long bytes = Shapes.Numel(shape) * dtype.SizeOf();
         Storage s = device.Kind == DeviceKind.Cpu ? CpuStorage.Allocate(bytes) : Backends.For(device).Allocate(bytes, device);
+        if (s is CudaStorage { IsGuarded: true } guarded) guarded.ElementType = dtype;
         return new Tensor(s, dtype, (int[])shape.Clone(), Shapes.ContiguousStrides(shape), 0, register);
     }
 

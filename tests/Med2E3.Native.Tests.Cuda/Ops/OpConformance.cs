@@ -27,7 +27,8 @@ internal sealed record OutSpec(int[] Shape, OutKind Kind = OutKind.Data, Check T
 /// against a float64 oracle (the CPU reference on the bf16 inputs widened exactly to f64), where the CUDA NMSE may be
 /// at most twice the CPU's own bf16 NMSE. Statistics (mean, rstd, lse) are f32 in both runs and compared with the
 /// f32 NMSE rule against the oracle. CUDA outputs are allocated here between canary guard bands
-/// (<see cref="GuardBands"/>), so an out-of-bounds write fails the case naming the op, the output and the side.
+/// (<see cref="GuardBands"/>), so an out-of-bounds write fails the case naming the op, the output and the side; every
+/// storage the backend rents during the case is guarded as well (<see cref="CudaStorage.GuardBytes"/>).
 /// </summary>
 internal static class OpConformance
 {
@@ -54,6 +55,8 @@ internal static class OpConformance
             return t;
         }
 
+        // Storages the backend rents itself (scratch, saved statistics) are guarded too; checked after the case.
+        using var guards = SharedOpCaseTests.Guarded($"{name} [cuda {dtype.Name()}]");
         try
         {
             Tensor[] host = inputs.Select(t => Own(t.DType.IsFloating() ? t.To(dtype) : t.Alias())).ToArray();

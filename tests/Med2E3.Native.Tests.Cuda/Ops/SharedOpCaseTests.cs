@@ -8,7 +8,9 @@ namespace Med2E3.Native.Tests.Cuda.Ops;
 /// The shared <see cref="OpCases"/> (the same cases the CPU backend passes) on the CUDA backend: every case in f32
 /// and, where the case allows, bf16 against its float64 oracle; and the gradients of every differentiable case
 /// against the CPU backend's f32 gradients. An op the CUDA backend does not support is reported as skipped, not
-/// failed.
+/// failed. Every CUDA storage a case rents (inputs, outputs, scratch, saved tensors) sits between canary guard bands
+/// (<see cref="CudaStorage.GuardBytes"/>, STYLE.md §9), checked when released and once more after the case; a damaged
+/// band fails the case naming the op, the case, the storage and the side.
 /// </summary>
 public class SharedOpCaseTests(TestDevice fixture)
 {
@@ -29,10 +31,35 @@ public class SharedOpCaseTests(TestDevice fixture)
         if (!backend.Supports(c.Kind, dtype))
             Assert.Skip($"{c.Kind} {dtype.Name()} is not supported by the CUDA backend");
         using var leaks = TensorStats.Track();
-        var (ins, outs, _) = Conformance.Run(c, dtype, Cuda);
+        Arr[] ins, outs;
+        using (Guarded($"{c.Kind} case {c.Name} [cuda {dtype.Name()}]"))
+            (ins, outs, _) = Conformance.Run(c, dtype, Cuda);
         var failures = Conformance.Failures(c, dtype, ins, outs, "cuda");
         Assert.True(failures.Count == 0, string.Join("\n", failures));
         Assert.Equal(0, leaks.Live);
+    }
+
+    /// <summary>
+    /// Turns the CUDA guard bands on until disposed; then checks the storages still live, and fails naming
+    /// <paramref name="what"/> when any band of a storage rented meanwhile was overwritten.
+    /// </summary>
+    internal static IDisposable Guarded(string what)
+    {
+        CudaStorage.TakeGuardViolations();
+        var on = CudaStorage.EnableGuardBands();
+        return new GuardCheck(what, on);
+    }
+
+    private sealed class GuardCheck(string what, IDisposable on) : IDisposable
+    {
+        public void Dispose()
+        {
+            on.Dispose();
+            CudaStorage.CheckGuardBands();
+            var violations = CudaStorage.TakeGuardViolations();
+            Assert.True(violations.Count == 0,
+                $"{what}: out-of-bounds write\n" + string.Join("\n", violations.Select(v => "  " + v)));
+        }
     }
 
     [CudaTheory]
@@ -51,7 +78,9 @@ public class SharedOpCaseTests(TestDevice fixture)
         if (!OpConformance.Backend(fixture).Supports(c.Kind, DType.F32))
             Assert.Skip($"{c.Kind} is not supported by the CUDA backend");
         double[][] cpu = Gradients(c, Device.Cpu);
-        double[][] gpu = Gradients(c, Cuda);
+        double[][] gpu;
+        using (Guarded($"{c.Kind} case {c.Name} [cuda f32 backward]"))
+            gpu = Gradients(c, Cuda);
         for (int i = 0; i < cpu.Length; i++)
         {
             string what = $"{c.Name} gradient of input {c.GradInputs[i]}";
