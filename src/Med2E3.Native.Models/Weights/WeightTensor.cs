@@ -280,6 +280,43 @@ public sealed class WeightTensor
         return new WeightTensor(name, StorageDType.F32, shape, bytes);
     }
 
+    /// <summary>
+    /// Builds an f32, bf16 or f16 tensor from values (row-major); bf16 and f16 round to nearest even, as PyTorch's
+    /// <c>.to(dtype)</c> does.
+    /// </summary>
+    public static WeightTensor FromFloat32(string name, int[] shape, ReadOnlySpan<float> values, StorageDType dtype)
+    {
+        switch (dtype)
+        {
+            case StorageDType.F32:
+                return FromFloat32(name, shape, values);
+            case StorageDType.BF16:
+            {
+                var bytes = new byte[values.Length * 2];
+                for (int i = 0; i < values.Length; i++)
+                {
+                    uint u = BitConverter.SingleToUInt32Bits(values[i]);
+                    ushort h = float.IsNaN(values[i])
+                        ? (ushort)((u >> 16) | 0x40)
+                        : (ushort)((u + 0x7FFF + ((u >> 16) & 1)) >> 16);
+                    BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(2 * i), h);
+                }
+                return new WeightTensor(name, StorageDType.BF16, shape, bytes);
+            }
+            case StorageDType.F16:
+            {
+                var bytes = new byte[values.Length * 2];
+                for (int i = 0; i < values.Length; i++)
+                {
+                    BinaryPrimitives.WriteHalfLittleEndian(bytes.AsSpan(2 * i), (Half)values[i]);
+                }
+                return new WeightTensor(name, StorageDType.F16, shape, bytes);
+            }
+            default:
+                throw new ArgumentOutOfRangeException(nameof(dtype), dtype, "only f32, bf16 and f16 are built from floats");
+        }
+    }
+
     /// <summary>Builds an i64 tensor from values (row-major).</summary>
     public static WeightTensor FromInt64(string name, int[] shape, ReadOnlySpan<long> values)
     {
