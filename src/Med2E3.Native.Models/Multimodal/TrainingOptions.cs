@@ -19,7 +19,7 @@ public sealed record TrainingOptions
     public bool Dropout { get; init; }
 
     /// <summary>Rate of the TG-IS score dropout (the reference's attn_dropout, 0.1).</summary>
-    public double ScoreDropout { get; init; } = 0.1;
+    public double ScoreDropout { get; init; } = Vision3DConnector.ScoreDropout;
 
     /// <summary>BERT hidden_dropout_prob and attention_probs_dropout_prob (0.1).</summary>
     public double BertDropout { get; init; } = 0.1;

@@ -32,7 +32,7 @@ public sealed class VisionEncoding : IDisposable
     /// <summary>Z3 (B, L3, D): pooled and projected 3D tokens.</summary>
     public Tensor Tokens3D { get; }
 
-    /// <summary>S (B, S): TG-IS softmax scores over slices.</summary>
+    /// <summary>S (B, S): TG-IS softmax scores over slices (after the score dropout in training mode, spec §5.2).</summary>
     public Tensor SliceScores { get; }
 
     /// <summary>Z2f (B, T2, D): score-weighted sum of the slice tokens.</summary>
