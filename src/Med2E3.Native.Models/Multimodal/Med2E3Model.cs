@@ -112,6 +112,7 @@ public sealed class Med2E3Model : IDisposable
             BertVocabPath = options.BertVocabPath,
             MimicReferenceTextMlp = options.MimicReferenceTextMlp,
             ReferenceTextMlpSeed = options.ReferenceTextMlpSeed,
+            BertAttentionHeads = options.BertAttentionHeads,
             Strict = options.Strict,
         });
         CheckVariant(ckpt);

@@ -17,6 +17,9 @@ public sealed record Med2E3LoadOptions
     /// <summary>Seed of <see cref="MimicReferenceTextMlp"/>.</summary>
     public ulong ReferenceTextMlpSeed { get; init; }
 
+    /// <summary>BERT head count of the question encoder when it is not width / 64 (M3D-CLIP's config does not say).</summary>
+    public int? BertAttentionHeads { get; init; }
+
     /// <summary>Refuse a checkpoint whose keys or shapes disagree with its configs (default).</summary>
     public bool Strict { get; init; } = true;
 }

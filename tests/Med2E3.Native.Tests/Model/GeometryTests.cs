@@ -262,3 +262,37 @@ public class GeometryTests(GeometryCheckpoints checkpoints, ITestOutputHelper lo
         Assert.Equal(0, leaks.Live);
     }
 }
+
+/// <summary>A question encoder whose head width is not 64: M3D-CLIP's config has no BERT head count to read.</summary>
+public class BertHeadCountTests
+{
+    [Fact]
+    public void HeadCountThatIsNotWidthOver64IsPassedThroughLoad()
+    {
+        Geometry g = GeometryCheckpoints.Public with { Name = "bert-heads-32", BertHidden = 96, BertHeads = 3 };
+        string root = Path.Combine(Path.GetTempPath(), "med2e3-bert-heads-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            string dir = SyntheticCheckpoint.Write(root, g);
+            var refused = Assert.Throws<CheckpointFormatException>(() => Med2E3Model.Load(dir, "cpu"));
+            Assert.Contains("give the head count explicitly", refused.Message);
+
+            using var leaks = TensorStats.Track();
+            using (var model = Med2E3Model.Load(dir, "cpu", new Med2E3LoadOptions { BertAttentionHeads = 3 }))
+            using (var volume = Tensor.Rand(7, [1, 1, .. g.ImgSize]))
+            {
+                var result = model.Generate(volume, "Where is the lesion located?", new GenerationOptions { MaxNewTokens = 2 });
+                Assert.Equal(g.Slices, result.SliceScores.Length);
+                Assert.Equal(1.0, result.SliceScores.Sum(), 5);
+            }
+            Assert.Equal(0, leaks.Live);
+        }
+        finally
+        {
+            if (Directory.Exists(root))
+            {
+                Directory.Delete(root, recursive: true);
+            }
+        }
+    }
+}
