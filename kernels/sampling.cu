@@ -111,25 +111,21 @@ __device__ __forceinline__ bool topk_before(unsigned int ka, int ia, unsigned in
     return ka > kb || (ka == kb && ia < ib);
 }
 
+// Radix select by count, most significant byte first: returns the k-th largest float_key τ of row[0, cols) and sets
+// `need` to how many keys equal to τ complete the k (k − need keys are > τ). After the pass on bits [shift, shift+8)
+// the running prefix holds the top bits of τ. Called by every thread of the block; `stride` is the block size;
+// hist[256], s_prefix and s_need are the caller's shared scratch.
 template <typename T>
-__device__ __forceinline__ void topk_impl(const TopKParams& p) {
-    __shared__ unsigned int hist[256];
-    __shared__ unsigned int ckey[TOPK_MAX];
-    __shared__ int cidx[TOPK_MAX];
-    __shared__ int warp_eq[32];
-    __shared__ unsigned int s_prefix, s_need;
-    __shared__ int s_gt, s_eq_seen;
-    const int n = blockIdx.x, tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, nwarps = blockDim.x >> 5;
-    const T* row = (const T*)p.x + (size_t)n * p.cols;
-    const int k = p.k;
-
-    // 1. Radix select, most significant byte first: after the pass on bits [shift, shift+8), `prefix` holds the top
-    //    bits of the k-th largest key and `need` how many keys with exactly that prefix are still to be taken.
-    unsigned int prefix = 0, mask = 0, need = (unsigned int)k;
+__device__ __forceinline__ unsigned int radix_select_kth_key(const T* row, int cols, unsigned int k, int stride,
+                                                             unsigned int* hist, unsigned int& s_prefix,
+                                                             unsigned int& s_need, unsigned int& need) {
+    const int tid = threadIdx.x;
+    unsigned int prefix = 0, mask = 0;
+    need = k;
     for (int shift = 24; shift >= 0; shift -= 8) {
-        for (int i = tid; i < 256; i += blockDim.x) hist[i] = 0;
+        for (int i = tid; i < 256; i += stride) hist[i] = 0;
         __syncthreads();
-        for (int v = tid; v < p.cols; v += blockDim.x) {
+        for (int v = tid; v < cols; v += stride) {
             const unsigned int key = float_key(ld_f32(row + v));
             if ((key & mask) == prefix) atomicAdd(&hist[(key >> shift) & 255u], 1u);
         }
@@ -150,6 +146,25 @@ __device__ __forceinline__ void topk_impl(const TopKParams& p) {
         need = s_need;
         mask |= 255u << shift;
     }
+    return prefix;
+}
+
+template <typename T>
+__device__ __forceinline__ void topk_impl(const TopKParams& p) {
+    __shared__ unsigned int hist[256];
+    __shared__ unsigned int ckey[TOPK_MAX];
+    __shared__ int cidx[TOPK_MAX];
+    __shared__ int warp_eq[32];
+    __shared__ unsigned int s_prefix, s_need;
+    __shared__ int s_gt, s_eq_seen;
+    const int n = blockIdx.x, tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, nwarps = blockDim.x >> 5;
+    const T* row = (const T*)p.x + (size_t)n * p.cols;
+    const int k = p.k;
+
+    // 1. The k-th largest key τ (radix select by count) and how many keys equal to τ are still needed.
+    unsigned int need;
+    const unsigned int prefix = radix_select_kth_key(row, p.cols, (unsigned int)k, (int)blockDim.x, hist, s_prefix,
+                                                     s_need, need);
     // `prefix` is now the full k-th largest key τ: k − need keys are > τ, and the `need` lowest-index keys == τ join.
     const int ngt = k - (int)need;
     if (tid == 0) {
@@ -289,32 +304,8 @@ __device__ __forceinline__ void sample_impl(const SampleParams& p) {
     // 1. Top-k threshold τk = the k-th largest key (radix select by count, as in topk_impl); kept: key ≥ τk.
     unsigned int tau_k = neg_inf_key;
     if (p.top_k > 0 && p.top_k < V) {
-        unsigned int prefix = 0, mask = 0, need = (unsigned int)p.top_k;
-        for (int shift = 24; shift >= 0; shift -= 8) {
-            for (int i = tid; i < 256; i += SAMPLE_THREADS) hist[i] = 0;
-            __syncthreads();
-            for (int v = tid; v < V; v += SAMPLE_THREADS) {
-                const unsigned int key = float_key(ld_f32(row + v));
-                if ((key & mask) == prefix) atomicAdd(&hist[(key >> shift) & 255u], 1u);
-            }
-            __syncthreads();
-            if (tid == 0) {
-                unsigned int above = 0;
-                for (int b = 255; b >= 0; --b) {
-                    if (above + hist[b] >= need) {
-                        s_prefix = prefix | ((unsigned int)b << shift);
-                        s_need = need - above;
-                        break;
-                    }
-                    above += hist[b];
-                }
-            }
-            __syncthreads();
-            prefix = s_prefix;
-            need = s_need;
-            mask |= 255u << shift;
-        }
-        tau_k = prefix;
+        unsigned int need;
+        tau_k = radix_select_kth_key(row, V, (unsigned int)p.top_k, SAMPLE_THREADS, hist, s_prefix, s_need, need);
     }
 
     // 2. Top-p boundary. The kept set is a prefix of the (key desc, index asc) order; τp is the key of its last token.

@@ -25,6 +25,21 @@ internal static class CudaCheck
         }
     }
 
+    /// <summary>
+    /// For the query calls (<c>cuStreamQuery</c>, <c>cuEventQuery</c>): false for <c>CUDA_ERROR_NOT_READY</c>, true
+    /// for success, and a <see cref="CudaException"/> for any other result.
+    /// </summary>
+    internal static bool CheckReady(CUresult r, [CallerArgumentExpression(nameof(r))] string? expr = null)
+    {
+        if (r == CUresult.CUDA_ERROR_NOT_READY)
+        {
+            return false;
+        }
+
+        Check(r, expr);
+        return true;
+    }
+
     /// <summary>Throws <see cref="CudaException"/> unless <paramref name="r"/> is success.</summary>
     internal static void Check(nvrtcResult r, [CallerArgumentExpression(nameof(r))] string? expr = null)
     {

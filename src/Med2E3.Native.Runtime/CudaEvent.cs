@@ -50,14 +50,7 @@ public sealed class CudaEvent : IDisposable
     public bool IsCompleted()
     {
         Device.MakeCurrent();
-        CUresult r = cuEventQuery(Handle);
-        if (r == CUresult.CUDA_ERROR_NOT_READY)
-        {
-            return false;
-        }
-
-        Check(r);
-        return true;
+        return CheckReady(cuEventQuery(Handle));
     }
 
     /// <summary>Milliseconds between two completed events (about 0.5 µs resolution).</summary>

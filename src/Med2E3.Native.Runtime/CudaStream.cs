@@ -49,14 +49,7 @@ public sealed class CudaStream : IDisposable
     public bool IsIdle()
     {
         Device.MakeCurrent();
-        CUresult r = cuStreamQuery(Handle);
-        if (r == CUresult.CUDA_ERROR_NOT_READY)
-        {
-            return false;
-        }
-
-        Check(r);
-        return true;
+        return CheckReady(cuStreamQuery(Handle));
     }
 
     /// <summary>Makes later work on this stream wait until <paramref name="e"/> has completed.</summary>

@@ -24,6 +24,18 @@ public class CudaCheckTests
         Assert.Equal("CUDA driver", e.Library);
     }
 
+    private static CUresult FakeQuery(int state) => (CUresult)state;
+
+    [Fact]
+    public void QueryResultsMapToReadinessOrAnException()
+    {
+        Assert.True(CudaCheck.CheckReady(FakeQuery(0)));
+        Assert.False(CudaCheck.CheckReady(FakeQuery(600)));   // CUDA_ERROR_NOT_READY: still running, not an error
+        var e = Assert.Throws<CudaException>(() => CudaCheck.CheckReady(FakeQuery(700)));
+        Assert.Equal("CUDA_ERROR_ILLEGAL_ADDRESS", e.ErrorName);
+        Assert.Equal("FakeQuery(700)", e.Expression);
+    }
+
     [Theory]
     [InlineData(700, "CUDA_ERROR_ILLEGAL_ADDRESS")]
     [InlineData(209, "CUDA_ERROR_NO_BINARY_FOR_GPU")]
