@@ -22,6 +22,7 @@ public static class Program
         root.SetAction(parse => root.Parse(["--help"]).Invoke(parse.InvocationConfiguration));
         root.Subcommands.Add(GenerateCommand.Create());
         root.Subcommands.Add(BatchCommand.Create());
+        root.Subcommands.Add(FinetuneCommand.Create());
         root.Subcommands.Add(InfoCommand.Create());
         root.Subcommands.Add(GoldenCheck());
         root.Subcommands.Add(KernelsCommand.Create());

@@ -1,0 +1,295 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Med2E3.Native.Cli.Output;
+using Med2E3.Native.Models.Evaluation;
+using Med2E3.Native.Models.Multimodal;
+using Med2E3.Native.Models.Training;
+
+namespace Med2E3.Native.Cli.Commands;
+
+/// <summary>
+/// <c>med2e3 finetune</c>: the stage-2 fine-tuning recipe (spec §9) on an M3D-style JSON file (<c>vision3d</c>,
+/// <c>question</c>, <c>conversations</c>): the human turns and gpt answers are the training text, <c>question</c> feeds
+/// TG-IS. Writes one log line (or JSON line) per optimiser step and saves the trained checkpoint folder at the end.
+/// </summary>
+public static class FinetuneCommand
+{
+    public sealed record Settings(string CheckpointDir, string DataPath, string VolumeRoot, string OutDir, string Device,
+        FineTuneOptions Options, bool Json, bool NanToZero = false);
+
+    public static Command Create()
+    {
+        var checkpoint = CommonOptions.Checkpoint(required: true);
+        var data = new Option<FileInfo>("--data")
+        {
+            Description = "M3D-style JSON: a list of {\"vision3d\": path, \"question\": text, \"conversations\": [human, gpt, ...]}",
+            Required = true,
+            HelpName = "FILE.json",
+        };
+        var volumeRoot = new Option<DirectoryInfo>("--volume-root")
+        {
+            Description = "Folder the vision3d paths are relative to",
+            Required = true,
+            HelpName = "DIR",
+        };
+        var output = new Option<DirectoryInfo>("--out", "-o")
+        {
+            Description = "Folder to write the fine-tuned checkpoint to (the release layout)",
+            Required = true,
+            HelpName = "DIR",
+        };
+        var defaults = new FineTuneOptions();
+        var epochs = CommonOptions.PositiveInt("--epochs", $"Passes over the data (default {defaults.Epochs})");
+        var lr = NonNegative("--lr", "Peak learning rate", defaults.LearningRate);
+        var gradAccum = CommonOptions.PositiveInt("--grad-accum",
+            "Samples per optimiser step, gradients accumulated (default 1; the recipe's global batch is 128)");
+        var maxSteps = CommonOptions.PositiveInt("--max-steps", "Stop after N optimiser steps (the schedule spans them)");
+        var warmup = NonNegative("--warmup-ratio", "Linear warmup over ceil(ratio x steps) steps, then cosine decay to 0",
+            defaults.WarmupRatio, max: 1);
+        var weightDecay = NonNegative("--weight-decay", "AdamW decoupled weight decay", defaults.WeightDecay);
+        var noAugment = new Option<bool>("--no-augment") { Description = "Turn off the rotate/flip/intensity augmentations" };
+        var noDropout = new Option<bool>("--no-dropout") { Description = "Turn off the TG-IS score dropout and BERT dropout" };
+        var seed = new Option<long>("--seed")
+        {
+            Description = $"Seed of the data order, augmentations and dropout masks (default {defaults.Seed})",
+            HelpName = "S",
+            DefaultValueFactory = _ => defaults.Seed,
+        };
+        var device = CommonOptions.Device();
+        var checkpointing = new Option<bool>("--gradient-checkpointing")
+        {
+            Description = "Recompute SigLIP and Phi-3 layers in backward (less memory, more time)",
+        };
+        var json = CommonOptions.Json();
+        json.Description = "Write one JSON line per step and a final JSON line to stdout; no progress output";
+        var nanToZero = CommonOptions.NanToZero();
+
+        var command = new Command("finetune",
+            "Fine-tune a checkpoint on M3D-style data (stage-2 recipe: llm, SigLIP and connectors train; M3D-CLIP frozen)")
+        {
+            checkpoint, data, volumeRoot, output, epochs, lr, gradAccum, maxSteps, warmup, weightDecay, noAugment, noDropout,
+            seed, device, checkpointing, json, nanToZero,
+        };
+        command.SetAction(parse =>
+        {
+            var options = defaults with
+            {
+                Epochs = parse.GetValue(epochs) ?? defaults.Epochs,
+                LearningRate = parse.GetValue(lr),
+                GradAccum = parse.GetValue(gradAccum) ?? defaults.GradAccum,
+                MaxSteps = parse.GetValue(maxSteps),
+                WarmupRatio = parse.GetValue(warmup),
+                WeightDecay = parse.GetValue(weightDecay),
+                Augment = !parse.GetValue(noAugment),
+                Dropout = !parse.GetValue(noDropout),
+                Seed = parse.GetValue(seed),
+                GradientCheckpointing = parse.GetValue(checkpointing),
+            };
+            bool jsonMode = parse.GetValue(json);
+            var settings = new Settings(parse.GetValue(checkpoint)!.FullName, parse.GetValue(data)!.FullName,
+                parse.GetValue(volumeRoot)!.FullName, parse.GetValue(output)!.FullName, parse.GetValue(device) ?? "auto",
+                options, jsonMode, parse.GetValue(nanToZero));
+            var terminal = Terminal.Create(parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error,
+                jsonMode, parse.GetValue<bool>("--verbose"));
+            return Run(settings, terminal);
+        });
+        return command;
+    }
+
+    /// <summary>A finite number option ≥ 0 (and ≤ <paramref name="max"/>), parsed as a double.</summary>
+    static Option<double> NonNegative(string name, string description, double defaultValue, double max = double.MaxValue) =>
+        new(name)
+        {
+            Description = $"{description} (default {defaultValue.ToString(CultureInfo.InvariantCulture)})",
+            HelpName = "X",
+            DefaultValueFactory = _ => defaultValue,
+            CustomParser = result =>
+            {
+                string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+                if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double x)
+                    || !double.IsFinite(x) || x < 0 || x > max)
+                {
+                    result.AddError(max < double.MaxValue
+                        ? $"{name} expects a number in [0, {max.ToString(CultureInfo.InvariantCulture)}], got '{text}'"
+                        : $"{name} expects a number ≥ 0, got '{text}'");
+                    return defaultValue;
+                }
+                return x;
+            },
+        };
+
+    /// <summary>One step as a <c>--json</c> line (snake_case keys).</summary>
+    public sealed record StepLine(string Event, int Step, int TotalSteps, int Epoch, double Loss, double LearningRate,
+        double GradNorm, int Samples, double Seconds, double SamplesPerSecond, double EtaSeconds);
+
+    /// <summary>The final <c>--json</c> line.</summary>
+    public sealed record DoneLine(string Event, string Out, string Device, int Steps, int Samples, double FirstLoss,
+        double LastLoss, double TrainSeconds, double SamplesPerSecond, FineTuneOptions Options);
+
+    static readonly JsonSerializerOptions JsonLine = new(Json.Options) { WriteIndented = false };
+
+    public static int Run(Settings settings, Terminal terminal)
+    {
+        var clock = Stopwatch.StartNew();
+        string device = DeviceChoice.Resolve(settings.Device);
+        if (settings.Options.Validate() is { } problem)
+            throw CliException.Usage(problem);
+        if (!File.Exists(settings.DataPath))
+            throw CliException.BadInput($"{settings.DataPath}: data file not found");
+        if (!Directory.Exists(settings.VolumeRoot))
+            throw CliException.BadInput($"{settings.VolumeRoot}: volume root folder not found");
+        if (!Directory.Exists(settings.CheckpointDir))
+            throw CliException.Checkpoint($"{settings.CheckpointDir}: checkpoint folder not found");
+        CheckOutput(settings.OutDir, settings.CheckpointDir);
+
+        List<M3DItem> items = CliException.Guard(ExitCodes.BadInput, settings.DataPath, () => M3DDataset.Load(settings.DataPath));
+        if (items.Count == 0)
+            throw CliException.BadInput($"{settings.DataPath}: the data file holds no items");
+        var volumePaths = items.Select(item => CheckItem(settings, item)).ToList();
+        // Every volume is read once before training, so a bad file stops the run before any work is spent on it.
+        for (int i = 0; i < items.Count; i++)
+        {
+            try
+            {
+                VolumeInput.ReadFile(volumePaths[i], settings.NanToZero);
+            }
+            catch (CliException e) when (e.ExitCode == ExitCodes.BadInput)
+            {
+                throw CliException.BadInput($"{settings.DataPath}: item {items[i].Index}: {e.Message}", e);
+            }
+        }
+
+        var (model, _) = terminal.Stage($"Loading weights on {device}",
+            () => CliException.Guard(ExitCodes.Checkpoint, settings.CheckpointDir, () => Med2E3Model.Load(settings.CheckpointDir, device)));
+        using var _model = model;
+        int[] imgSize = model.Checkpoint.Vision3DConfig.ImgSize;
+
+        var samples = new List<FineTuneSample>();
+        for (int i = 0; i < items.Count; i++)
+        {
+            M3DItem item = items[i];
+            string path = volumePaths[i];
+            string name = $"item {item.Index} ({Path.GetFileName(path)})";
+            float[] Load()
+            {
+                try
+                {
+                    var (_, prepared) = VolumeInput.Read(path, imgSize, window: null, settings.NanToZero);
+                    using var input = prepared;
+                    return input.Data;
+                }
+                catch (CliException e) when (e.ExitCode == ExitCodes.BadInput)
+                {
+                    throw CliException.BadInput($"{settings.DataPath}: item {item.Index}: {e.Message}", e);
+                }
+            }
+            var sample = FineTuneSample.FromConversation(model, name, Load, item.Question, item.Conversations);
+            if (sample.TrainedTokens == 0)
+                throw CliException.BadInput($"{settings.DataPath}: item {item.Index}: field 'conversations': no answer tokens "
+                    + $"to train on (the answer is empty or cut off by llm_max_length {model.MaxLength})");
+            samples.Add(sample);
+        }
+
+        using var tuner = new FineTuner(model, settings.Options, samples.Count);
+        terminal.Status($"{samples.Count} samples, {tuner.TotalSteps} steps ({tuner.StepsPerEpoch} per epoch, grad-accum "
+            + $"{settings.Options.GradAccum}), warmup {tuner.WarmupSteps}, lr {settings.Options.LearningRate.ToString("G3", CultureInfo.InvariantCulture)}, "
+            + $"{tuner.TrainableParameters.Sum(p => p.Numel).ToString("N0", CultureInfo.InvariantCulture)} trainable parameters; augment "
+            + $"{(settings.Options.Augment ? "on" : "off")}, dropout {(settings.Options.Dropout ? "on" : "off")}, seed {settings.Options.Seed}");
+
+        var steps = new List<FineTuneStep>();
+        var trainClock = Stopwatch.StartNew();
+        int samplesDone = 0;
+        terminal.Progress("Fine-tuning", tuner.TotalSteps, "steps", advance =>
+        {
+            tuner.Train(samples, step =>
+            {
+                steps.Add(step);
+                samplesDone += step.Samples;
+                double elapsed = trainClock.Elapsed.TotalSeconds;
+                double rate = samplesDone / Math.Max(elapsed, 1e-9);
+                double eta = (step.TotalSteps - step.Step) * (elapsed / step.Step);
+                if (settings.Json)
+                {
+                    terminal.Out.WriteLine(JsonSerializer.Serialize(new StepLine("step", step.Step, step.TotalSteps, step.Epoch,
+                        Math.Round(step.Loss, 6), step.LearningRate, Math.Round(step.GradNorm, 6), step.Samples,
+                        Math.Round(step.Seconds, 4), Math.Round(rate, 4), Math.Round(eta, 1)), JsonLine));
+                }
+                else
+                {
+                    terminal.Out.WriteLine(Inv(
+                        $"step {step.Step}/{step.TotalSteps}  epoch {step.Epoch}  loss {step.Loss:0.0000}  lr {step.LearningRate:0.000e+00}  ")
+                        + Inv($"grad-norm {step.GradNorm:0.000}  {rate:0.00} samples/s  ETA {Terminal.FormatDuration(eta)}"));
+                }
+                terminal.Out.Flush();
+                foreach (string a in step.Augmentations) terminal.Detail($"  augment: {a}");
+                advance(FormattableString.Invariant($"step {step.Step}  loss {step.Loss:0.0000}"));
+            });
+        });
+        double trainSeconds = trainClock.Elapsed.TotalSeconds;
+
+        terminal.Stage($"Saving {settings.OutDir}",
+            () => CliException.Guard(ExitCodes.OutputFailed, settings.OutDir, () =>
+            {
+                tuner.Save(settings.OutDir);
+                return 0;
+            }));
+
+        double samplesPerSecond = samplesDone / Math.Max(trainSeconds, 1e-9);
+        if (settings.Json)
+        {
+            terminal.Out.WriteLine(JsonSerializer.Serialize(new DoneLine("done", settings.OutDir, device, steps.Count, samplesDone,
+                Math.Round(steps[0].Loss, 6), Math.Round(steps[^1].Loss, 6), Math.Round(trainSeconds, 3),
+                Math.Round(samplesPerSecond, 4), settings.Options), JsonLine));
+        }
+        else
+        {
+            terminal.Out.WriteLine(Inv(
+                $"trained {steps.Count} steps ({samplesDone} samples) in {trainSeconds:0.00} s, {samplesPerSecond:0.00} samples/s; ")
+                + Inv($"loss {steps[0].Loss:0.0000} → {steps[^1].Loss:0.0000} → {settings.OutDir}"));
+        }
+        terminal.Out.Flush();
+        terminal.Status(Inv($"total {clock.Elapsed.TotalSeconds:0.00} s on {device}"));
+        return ExitCodes.Ok;
+    }
+
+    static string Inv(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>The item's volume path; one-line errors (exit 3) for what cannot be trained on.</summary>
+    static string CheckItem(Settings settings, M3DItem item)
+    {
+        string where = $"{settings.DataPath}: item {item.Index}";
+        if (item.Vision3D.Count != 1)
+            throw CliException.BadInput($"{where}: field 'vision3d': {item.Vision3D.Count} volumes; one per item is supported");
+        if (!item.Conversations.Any(m => m.From == "human"))
+            throw CliException.BadInput($"{where}: field 'conversations': no human turn");
+        if (!item.Conversations.Any(m => m.From == "gpt"))
+            throw CliException.BadInput($"{where}: field 'conversations': no gpt answer to train on");
+        string path = Path.GetFullPath(Path.Combine(settings.VolumeRoot, item.Vision3D[0]));
+        if (!File.Exists(path))
+            throw CliException.BadInput($"{where}: field 'vision3d': {path}: volume file not found");
+        return path;
+    }
+
+    /// <summary>The output folder must be creatable and writable, and must not be the source checkpoint (exit 6).</summary>
+    static void CheckOutput(string outDir, string checkpointDir)
+    {
+        string a = Path.TrimEndingDirectorySeparator(Path.GetFullPath(outDir));
+        string b = Path.TrimEndingDirectorySeparator(Path.GetFullPath(checkpointDir));
+        if (a == b || a.StartsWith(b + Path.DirectorySeparatorChar, StringComparison.Ordinal)
+            || b.StartsWith(a + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+            throw CliException.Output($"{outDir}: the output folder must not overlap the source checkpoint");
+        if (File.Exists(outDir))
+            throw CliException.Output($"{outDir}: exists and is a file, not a folder");
+        CliException.Guard(ExitCodes.OutputFailed, outDir, () =>
+        {
+            Directory.CreateDirectory(outDir);
+            string probe = Path.Combine(outDir, ".write-test-" + Environment.ProcessId);
+            File.WriteAllText(probe, "");
+            File.Delete(probe);
+            return 0;
+        });
+    }
+}
