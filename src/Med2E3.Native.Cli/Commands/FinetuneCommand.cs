@@ -143,8 +143,6 @@ public static class FinetuneCommand
             throw CliException.BadInput($"{settings.VolumeRoot}: volume root folder not found");
         if (!Directory.Exists(settings.CheckpointDir))
             throw CliException.Checkpoint($"{settings.CheckpointDir}: checkpoint folder not found");
-        CheckOutput(settings.OutDir, settings.CheckpointDir);
-
         List<M3DItem> items = CliException.Guard(ExitCodes.BadInput, settings.DataPath, () => M3DDataset.Load(settings.DataPath));
         if (items.Count == 0)
             throw CliException.BadInput($"{settings.DataPath}: the data file holds no items");
@@ -161,6 +159,8 @@ public static class FinetuneCommand
                 throw CliException.BadInput($"{settings.DataPath}: item {items[i].Index}: {e.Message}", e);
             }
         }
+
+        CheckOutput(settings.OutDir, settings.CheckpointDir);
 
         var (model, _) = terminal.Stage($"Loading weights on {device}",
             () => CliException.Guard(ExitCodes.Checkpoint, settings.CheckpointDir, () => Med2E3Model.Load(settings.CheckpointDir, device)));

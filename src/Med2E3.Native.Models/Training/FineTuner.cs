@@ -167,38 +167,14 @@ public sealed class FineTuner : IDisposable
         int[] img = Model.Checkpoint.Vision3DConfig.ImgSize;
         double lossSum = 0;
         var augmentations = new List<string>();
-        for (int i = 0; i < group.Count; i++)
+        try
         {
-            var sample = group[i];
-            long index = (long)StepsDone * Options.GradAccum + i;               // position in the run, for the seeds
-            float[] data = sample.LoadVolume();
-            int d = img[0], h = img[1], w = img[2];
-            if (data.Length != (long)d * h * w)
-            {
-                throw new ArgumentException($"FineTuner.cs: {sample.Name}: the volume has {data.Length} values, "
-                    + $"the model takes {d} x {h} x {w}");
-            }
-            if (Options.Augment)
-            {
-                var aug = Augment.Apply(data, d, h, w, Mix(Options.Seed, index, 1), AugmentOptions.Training);
-                data = aug.Data;
-                (d, h, w) = (aug.Depth, aug.Height, aug.Width);
-                augmentations.Add(aug.Applied.ToString());
-            }
-            TrainingOptions? training = Options.Dropout ? TrainingOptions.Train(Mix(Options.Seed, index, 2)) : null;
-            using var scope = TensorScope.Begin();
-            var volume = Tensor.FromFloats(data, [1, 1, d, h, w], DType.F32);      // (1, 1, D, H, W) on the host
-            var loss = Model.Loss(volume, sample.QuestionIds, sample.QuestionMask, sample.InputIds, sample.Labels,
-                training);                                                          // ()
-            double value = loss.ToFloatArray()[0];
-            if (!double.IsFinite(value))
-            {
-                throw new InvalidOperationException($"FineTuner.cs: {sample.Name}: the loss is {value} "
-                    + (sample.TrainedTokens == 0 ? "(the sample has no trained tokens)" : "(training diverged)"));
-            }
-            lossSum += value;
-            var scaled = F.Scale(loss, 1.0 / group.Count);                          // ()
-            scaled.Backward();
+            AccumulateGroup();
+        }
+        catch
+        {
+            _optimizer.ZeroGrad();                                                 // a failed step leaves no gradients behind
+            throw;
         }
         double norm = F.ClipGradNorm(_trainable, Options.MaxGradNorm);
         _optimizer.Lr = lr;
@@ -207,6 +183,43 @@ public sealed class FineTuner : IDisposable
         StepsDone++;
         return new FineTuneStep(StepsDone, TotalSteps, epoch, lossSum / group.Count, lr, norm, group.Count,
             clock.Elapsed.TotalSeconds, augmentations);
+
+        void AccumulateGroup()
+        {
+            for (int i = 0; i < group.Count; i++)
+            {
+                var sample = group[i];
+                long index = (long)StepsDone * Options.GradAccum + i;               // position in the run, for the seeds
+                float[] data = sample.LoadVolume();
+                int d = img[0], h = img[1], w = img[2];
+                if (data.Length != (long)d * h * w)
+                {
+                    throw new ArgumentException($"FineTuner.cs: {sample.Name}: the volume has {data.Length} values, "
+                        + $"the model takes {d} x {h} x {w}");
+                }
+                if (Options.Augment)
+                {
+                    var aug = Augment.Apply(data, d, h, w, Mix(Options.Seed, index, 1), AugmentOptions.Training);
+                    data = aug.Data;
+                    (d, h, w) = (aug.Depth, aug.Height, aug.Width);
+                    augmentations.Add(aug.Applied.ToString());
+                }
+                TrainingOptions? training = Options.Dropout ? TrainingOptions.Train(Mix(Options.Seed, index, 2)) : null;
+                using var scope = TensorScope.Begin();
+                var volume = Tensor.FromFloats(data, [1, 1, d, h, w], DType.F32);      // (1, 1, D, H, W) on the host
+                var loss = Model.Loss(volume, sample.QuestionIds, sample.QuestionMask, sample.InputIds, sample.Labels,
+                    training);                                                          // ()
+                double value = loss.ToFloatArray()[0];
+                if (!double.IsFinite(value))
+                {
+                    throw new InvalidOperationException($"FineTuner.cs: {sample.Name}: the loss is {value} "
+                        + (sample.TrainedTokens == 0 ? "(the sample has no trained tokens)" : "(training diverged)"));
+                }
+                lossSum += value;
+                var scaled = F.Scale(loss, 1.0 / group.Count);                          // ()
+                scaled.Backward();
+            }
+        }
     }
 
     /// <summary>A seed for one use (1 augment, 2 dropout, 3 order) of one sample position, independent of the others.</summary>
