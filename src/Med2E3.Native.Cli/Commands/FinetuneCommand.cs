@@ -54,7 +54,7 @@ public static class FinetuneCommand
         var noDropout = new Option<bool>("--no-dropout") { Description = "Turn off the TG-IS score dropout and BERT dropout" };
         var seed = new Option<long>("--seed")
         {
-            Description = $"Seed of the data order, augmentations and dropout masks (default {defaults.Seed})",
+            Description = "Seed of the data order, augmentations and dropout masks",
             HelpName = "S",
             DefaultValueFactory = _ => defaults.Seed,
         };
@@ -103,7 +103,7 @@ public static class FinetuneCommand
     static Option<double> NonNegative(string name, string description, double defaultValue, double max = double.MaxValue) =>
         new(name)
         {
-            Description = $"{description} (default {defaultValue.ToString(CultureInfo.InvariantCulture)})",
+            Description = description,
             HelpName = "X",
             DefaultValueFactory = _ => defaultValue,
             CustomParser = result =>
