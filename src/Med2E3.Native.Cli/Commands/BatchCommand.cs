@@ -20,18 +20,8 @@ public static class BatchCommand
     public static Command Create()
     {
         var checkpoint = CommonOptions.Checkpoint(required: true);
-        var data = new Option<FileInfo>("--data")
-        {
-            Description = "M3D-style JSON: a list of {\"vision3d\": path, \"question\": text, \"conversations\": [...]}",
-            Required = true,
-            HelpName = "FILE.json",
-        };
-        var volumeRoot = new Option<DirectoryInfo>("--volume-root")
-        {
-            Description = "Folder the vision3d paths are relative to",
-            Required = true,
-            HelpName = "DIR",
-        };
+        var data = CommonOptions.M3DData("M3D-style JSON: a list of {\"vision3d\": path, \"question\": text, \"conversations\": [...]}");
+        var volumeRoot = CommonOptions.VolumeRoot();
         var output = new Option<FileInfo>("--out", "-o")
         {
             Description = "Where to write the answers and scores (JSON)",

@@ -35,6 +35,22 @@ public static class CommonOptions
         return option;
     }
 
+    /// <summary><c>--data</c>: an M3D-style JSON file (the official data format).</summary>
+    public static Option<FileInfo> M3DData(string description) => new("--data")
+    {
+        Description = description,
+        Required = true,
+        HelpName = "FILE.json",
+    };
+
+    /// <summary><c>--volume-root</c>: the folder an M3D data file's vision3d paths are relative to.</summary>
+    public static Option<DirectoryInfo> VolumeRoot() => new("--volume-root")
+    {
+        Description = "Folder the vision3d paths are relative to",
+        Required = true,
+        HelpName = "DIR",
+    };
+
     public static Option<DirectoryInfo> Checkpoint(bool required) => new("--checkpoint")
     {
         Description = "Med-2E3 checkpoint folder (the release layout: args/, llm/, vision2d_*/, vision3d_*/, tokenizer files)",

@@ -23,18 +23,8 @@ public static class FinetuneCommand
     public static Command Create()
     {
         var checkpoint = CommonOptions.Checkpoint(required: true);
-        var data = new Option<FileInfo>("--data")
-        {
-            Description = "M3D-style JSON: a list of {\"vision3d\": path, \"question\": text, \"conversations\": [human, gpt, ...]}",
-            Required = true,
-            HelpName = "FILE.json",
-        };
-        var volumeRoot = new Option<DirectoryInfo>("--volume-root")
-        {
-            Description = "Folder the vision3d paths are relative to",
-            Required = true,
-            HelpName = "DIR",
-        };
+        var data = CommonOptions.M3DData("M3D-style JSON: a list of {\"vision3d\": path, \"question\": text, \"conversations\": [human, gpt, ...]}");
+        var volumeRoot = CommonOptions.VolumeRoot();
         var output = new Option<DirectoryInfo>("--out", "-o")
         {
             Description = "Folder to write the fine-tuned checkpoint to (the release layout)",
