@@ -197,13 +197,12 @@ public sealed class Phi3DecoderLayer
     public Tensor Forward(Tensor x, Tensor cos, Tensor sin, KvCache? cache, int layerIndex)
     {
         using var scope = TensorScope.Begin();
-        int b = x.Dim(0), t = x.Dim(1);
         int h = Config.NumAttentionHeads, hkv = Config.NumKeyValueHeads, dh = Config.HeadDim;
         var n = InputLayernorm.Forward(x);                                                   // (B, T, C)
         var qkv = QkvProj.Forward(n);                                                        // (B, T, (H + 2Hkv)·Dh)
-        var q = qkv.Narrow(2, 0, h * dh).Reshape(b, t, h, dh).Transpose(1, 2);              // (B, H, T, Dh)
-        var k = qkv.Narrow(2, h * dh, hkv * dh).Reshape(b, t, hkv, dh).Transpose(1, 2);     // (B, Hkv, T, Dh)
-        var v = qkv.Narrow(2, (h + hkv) * dh, hkv * dh).Reshape(b, t, hkv, dh).Transpose(1, 2); // (B, Hkv, T, Dh)
+        var q = AttentionHeads.Split(qkv.Narrow(2, 0, h * dh), h, dh);                      // (B, H, T, Dh)
+        var k = AttentionHeads.Split(qkv.Narrow(2, h * dh, hkv * dh), hkv, dh);             // (B, Hkv, T, Dh)
+        var v = AttentionHeads.Split(qkv.Narrow(2, (h + hkv) * dh, hkv * dh), hkv, dh);     // (B, Hkv, T, Dh)
         q = ApplyRope(q, cos, sin);                                                          // (B, H, T, Dh)
         k = ApplyRope(k, cos, sin);                                                          // (B, Hkv, T, Dh)
         if (cache is not null)
@@ -218,7 +217,7 @@ public sealed class Phi3DecoderLayer
         // Causal: query i (absolute position start + i) sees keys 0 … start + i; F.Attention aligns the last query
         // with the last key, which is exactly that with a cache (spec §6.2: visual tokens attend causally too).
         var o = F.Attention(q, k, v, causal: true);                                          // (B, H, T, Dh), 1/√Dh
-        var merged = o.Transpose(1, 2).Reshape(b, t, h * dh);                                // (B, T, H·Dh)
+        var merged = AttentionHeads.Merge(o);                                                // (B, T, H·Dh)
         x = F.Add(x, OProj.Forward(merged));                                                 // (B, T, C)
         var gu = GateUpProj.Forward(PostAttentionLayernorm.Forward(x));                      // (B, T, 2F), gate first
         var a = F.GatedSilu(gu);                                                             // (B, T, F) = up ⊙ silu(gate)

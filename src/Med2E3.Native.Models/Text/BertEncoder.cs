@@ -228,10 +228,10 @@ public sealed class BertLayer
     public Tensor Forward(Tensor x, Dropout? dropout = null)
     {
         using var scope = TensorScope.Begin();
-        int b = x.Dim(0), l = x.Dim(1), c = x.Dim(2), dh = c / Heads;
-        var q = Query.Forward(x).Reshape(b, l, Heads, dh).Transpose(1, 2);          // (B, H, L, Dh)
-        var k = Key.Forward(x).Reshape(b, l, Heads, dh).Transpose(1, 2);            // (B, H, L, Dh)
-        var v = Value.Forward(x).Reshape(b, l, Heads, dh).Transpose(1, 2);          // (B, H, L, Dh)
+        int dh = x.Dim(2) / Heads;
+        var q = AttentionHeads.Split(Query.Forward(x), Heads, dh);                  // (B, H, L, Dh)
+        var k = AttentionHeads.Split(Key.Forward(x), Heads, dh);                    // (B, H, L, Dh)
+        var v = AttentionHeads.Split(Value.Forward(x), Heads, dh);                  // (B, H, L, Dh)
         Tensor o;
         if (dropout is null)
         {
@@ -243,7 +243,7 @@ public sealed class BertLayer
             var probs = dropout.Apply(F.Softmax(logits));                           // (B, H, L, L), attention dropout
             o = F.MatMul(probs, v);                                                 // (B, H, L, Dh)
         }
-        var merged = o.Transpose(1, 2).Reshape(b, l, c);                            // (B, L, C)
+        var merged = AttentionHeads.Merge(o);                                       // (B, L, C)
         var a = AttentionOutputDense.Forward(merged);                               // (B, L, C)
         if (dropout is not null) a = dropout.Apply(a);                              // (B, L, C), hidden dropout
         x = AttentionOutputLayerNorm.Forward(F.Add(x, a));                          // (B, L, C)

@@ -182,13 +182,13 @@ public sealed class SigLipEncoderLayer
     public Tensor Forward(Tensor x)
     {
         using var scope = TensorScope.Begin();
-        int n = x.Dim(0), t = x.Dim(1), c = x.Dim(2), dh = c / Heads;
+        int dh = x.Dim(2) / Heads;
         var h = LayerNorm1.Forward(x);                                               // (N, T, C)
-        var q = QProj.Forward(h).Reshape(n, t, Heads, dh).Transpose(1, 2);          // (N, H, T, Dh)
-        var k = KProj.Forward(h).Reshape(n, t, Heads, dh).Transpose(1, 2);          // (N, H, T, Dh)
-        var v = VProj.Forward(h).Reshape(n, t, Heads, dh).Transpose(1, 2);          // (N, H, T, Dh)
+        var q = AttentionHeads.Split(QProj.Forward(h), Heads, dh);                  // (N, H, T, Dh)
+        var k = AttentionHeads.Split(KProj.Forward(h), Heads, dh);                  // (N, H, T, Dh)
+        var v = AttentionHeads.Split(VProj.Forward(h), Heads, dh);                  // (N, H, T, Dh)
         var o = F.Attention(q, k, v);                                                // (N, H, T, Dh), no mask
-        var merged = o.Transpose(1, 2).Reshape(n, t, c);                             // (N, T, C)
+        var merged = AttentionHeads.Merge(o);                                        // (N, T, C)
         x = F.Add(x, OutProj.Forward(merged));                                       // (N, T, C)
         var m = Fc1.Forward(LayerNorm2.Forward(x));                                  // (N, T, F)
         x = F.Add(x, Fc2.Forward(F.GeluTanh(m)));                                    // (N, T, C)

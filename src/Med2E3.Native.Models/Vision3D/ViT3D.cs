@@ -159,14 +159,14 @@ public sealed class ViT3DBlock
     public Tensor Forward(Tensor x)
     {
         using var scope = TensorScope.Begin();
-        int b = x.Dim(0), t = x.Dim(1), c = x.Dim(2), dh = c / Heads;
+        int c = x.Dim(2), dh = c / Heads;
         var h = Norm1.Forward(x);                                                    // (B, T, C)
         var qkv = Qkv.Forward(h);                                                    // (B, T, 3C)
-        var q = qkv.Narrow(2, 0, c).Reshape(b, t, Heads, dh).Transpose(1, 2);        // (B, H, T, Dh)
-        var k = qkv.Narrow(2, c, c).Reshape(b, t, Heads, dh).Transpose(1, 2);        // (B, H, T, Dh)
-        var v = qkv.Narrow(2, 2 * c, c).Reshape(b, t, Heads, dh).Transpose(1, 2);    // (B, H, T, Dh)
+        var q = AttentionHeads.Split(qkv.Narrow(2, 0, c), Heads, dh);               // (B, H, T, Dh)
+        var k = AttentionHeads.Split(qkv.Narrow(2, c, c), Heads, dh);               // (B, H, T, Dh)
+        var v = AttentionHeads.Split(qkv.Narrow(2, 2 * c, c), Heads, dh);           // (B, H, T, Dh)
         var o = F.Attention(q, k, v);                                                // (B, H, T, Dh), scale Dh^−½
-        var merged = o.Transpose(1, 2).Reshape(b, t, c);                             // (B, T, C), heads concatenated
+        var merged = AttentionHeads.Merge(o);                                        // (B, T, C), heads concatenated
         x = F.Add(x, OutProj.Forward(merged));                                       // (B, T, C)
         var m = Linear1.Forward(Norm2.Forward(x));                                   // (B, T, mlp)
         x = F.Add(x, Linear2.Forward(F.Gelu(m)));                                    // (B, T, C)
