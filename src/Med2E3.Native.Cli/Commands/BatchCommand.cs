@@ -73,18 +73,11 @@ public static class BatchCommand
     {
         var clock = Stopwatch.StartNew();
         string device = DeviceChoice.Resolve(settings.Device);
-        if (!File.Exists(settings.DataPath))
-            throw CliException.BadInput($"{settings.DataPath}: data file not found");
-        if (!Directory.Exists(settings.VolumeRoot))
-            throw CliException.BadInput($"{settings.VolumeRoot}: volume root folder not found");
-        if (!Directory.Exists(settings.CheckpointDir))
-            throw CliException.Checkpoint($"{settings.CheckpointDir}: checkpoint folder not found");
+        CommonOptions.CheckM3DPaths(settings.DataPath, settings.VolumeRoot, settings.CheckpointDir);
         if (Path.GetDirectoryName(settings.OutPath) is { } outDir && !Directory.Exists(outDir))
             throw CliException.Output($"{settings.OutPath}: folder {outDir} does not exist");
 
-        List<M3DItem> items = CliException.Guard(ExitCodes.BadInput, settings.DataPath, () => M3DDataset.Load(settings.DataPath));
-        if (items.Count == 0)
-            throw CliException.BadInput($"{settings.DataPath}: the data file holds no items");
+        List<M3DItem> items = CommonOptions.LoadM3DItems(settings.DataPath);
         string? VolumePath(M3DItem item) =>
             item.Vision3D.Count == 1 ? Path.GetFullPath(Path.Combine(settings.VolumeRoot, item.Vision3D[0])) : null;
         if (items.All(item => VolumePath(item) is not { } p || !File.Exists(p)))

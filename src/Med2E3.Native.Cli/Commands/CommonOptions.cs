@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
+using Med2E3.Native.Models.Evaluation;
 
 namespace Med2E3.Native.Cli.Commands;
 
@@ -50,6 +51,29 @@ public static class CommonOptions
         Required = true,
         HelpName = "DIR",
     };
+
+    /// <summary>
+    /// The paths of a run over M3D data: the data file and volume root must exist (exit 3), the checkpoint folder
+    /// too (exit 4).
+    /// </summary>
+    public static void CheckM3DPaths(string dataPath, string volumeRoot, string checkpointDir)
+    {
+        if (!File.Exists(dataPath))
+            throw CliException.BadInput($"{dataPath}: data file not found");
+        if (!Directory.Exists(volumeRoot))
+            throw CliException.BadInput($"{volumeRoot}: volume root folder not found");
+        if (!Directory.Exists(checkpointDir))
+            throw CliException.Checkpoint($"{checkpointDir}: checkpoint folder not found");
+    }
+
+    /// <summary>The items of an M3D data file; a malformed or empty file is a one-line error (exit 3).</summary>
+    public static List<M3DItem> LoadM3DItems(string dataPath)
+    {
+        List<M3DItem> items = CliException.Guard(ExitCodes.BadInput, dataPath, () => M3DDataset.Load(dataPath));
+        if (items.Count == 0)
+            throw CliException.BadInput($"{dataPath}: the data file holds no items");
+        return items;
+    }
 
     public static Option<DirectoryInfo> Checkpoint(bool required) => new("--checkpoint")
     {

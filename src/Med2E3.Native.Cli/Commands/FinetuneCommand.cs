@@ -127,15 +127,8 @@ public static class FinetuneCommand
         string device = DeviceChoice.Resolve(settings.Device);
         if (settings.Options.Validate() is { } problem)
             throw CliException.Usage(problem);
-        if (!File.Exists(settings.DataPath))
-            throw CliException.BadInput($"{settings.DataPath}: data file not found");
-        if (!Directory.Exists(settings.VolumeRoot))
-            throw CliException.BadInput($"{settings.VolumeRoot}: volume root folder not found");
-        if (!Directory.Exists(settings.CheckpointDir))
-            throw CliException.Checkpoint($"{settings.CheckpointDir}: checkpoint folder not found");
-        List<M3DItem> items = CliException.Guard(ExitCodes.BadInput, settings.DataPath, () => M3DDataset.Load(settings.DataPath));
-        if (items.Count == 0)
-            throw CliException.BadInput($"{settings.DataPath}: the data file holds no items");
+        CommonOptions.CheckM3DPaths(settings.DataPath, settings.VolumeRoot, settings.CheckpointDir);
+        List<M3DItem> items = CommonOptions.LoadM3DItems(settings.DataPath);
         var volumePaths = items.Select(item => CheckItem(settings, item)).ToList();
         // Every volume is read once before training, so a bad file stops the run before any work is spent on it.
         for (int i = 0; i < items.Count; i++)
