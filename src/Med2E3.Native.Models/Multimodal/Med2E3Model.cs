@@ -179,6 +179,13 @@ public sealed class Med2E3Model : IDisposable
     /// <summary>BERT ids and mask of the question, padded to <see cref="QuestionLength"/> (spec §3.1).</summary>
     public BertEncoding TokenizeQuestion(string bertQuestion) => QuestionTokenizer.Encode(bertQuestion, QuestionLength);
 
+    /// <summary><see cref="TokenizeQuestion"/> as the long ids and mask <see cref="EncodeVision"/> takes.</summary>
+    public (long[] Ids, long[] Mask) QuestionInputs(string bertQuestion)
+    {
+        var q = TokenizeQuestion(bertQuestion);
+        return ([.. q.Ids.Select(i => (long)i)], [.. q.Mask.Select(i => (long)i)]);
+    }
+
     /// <summary>
     /// Runs the vision side (spec §0) on volumes (B, 1, D, Hi, W) (or (D, Hi, W) / (1, D, Hi, W) for one volume,
     /// any float dtype, any device) and question ids/masks (B·L, right padded). The 3D ViT and BERT are frozen and run
@@ -352,11 +359,11 @@ public sealed class Med2E3Model : IDisposable
     {
         options ??= new GenerationOptions();
         int[] promptIds = Tokenizer.EncodePrompt(prompt);
-        var q = TokenizeQuestion(bertQuestion);
+        var (questionIds, questionMask) = QuestionInputs(bertQuestion);
         using var noGrad = new NoGradScope();
         using var scope = TensorScope.Begin();
         var clock = Stopwatch.StartNew();
-        using var vision = EncodeVision(volume, [.. q.Ids.Select(i => (long)i)], [.. q.Mask.Select(i => (long)i)]);
+        using var vision = EncodeVision(volume, questionIds, questionMask);
         if (vision.VisionTokens.Dim(0) != 1)
         {
             throw new ArgumentException("Med2E3Model.cs: Generate takes one volume (batch 1)");
@@ -484,9 +491,8 @@ public sealed class Med2E3Model : IDisposable
     {
         var (promptQuestion, bertQuestion) = SplitQuestion(question);
         var example = PhiTemplate.BuildTraining(Tokenizer, promptQuestion, answer, MaxLength);
-        var q = TokenizeQuestion(bertQuestion);
-        return Loss(volume, [.. q.Ids.Select(i => (long)i)], [.. q.Mask.Select(i => (long)i)], example.InputIds,
-            example.Labels, training);
+        var (questionIds, questionMask) = QuestionInputs(bertQuestion);
+        return Loss(volume, questionIds, questionMask, example.InputIds, example.Labels, training);
     }
 
     /// <summary>

@@ -56,9 +56,8 @@ public sealed class FineTuneSample
     {
         ArgumentNullException.ThrowIfNull(model);
         var example = PhiTemplate.BuildTraining(model.Tokenizer, conversation, model.MaxLength);
-        var q = model.TokenizeQuestion(bertQuestion);
-        return new FineTuneSample(name, loadVolume, [.. q.Ids.Select(i => (long)i)], [.. q.Mask.Select(i => (long)i)],
-            example.InputIds, example.Labels);
+        var (questionIds, questionMask) = model.QuestionInputs(bertQuestion);
+        return new FineTuneSample(name, loadVolume, questionIds, questionMask, example.InputIds, example.Labels);
     }
 
     /// <summary>
