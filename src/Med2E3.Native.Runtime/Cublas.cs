@@ -220,7 +220,7 @@ public sealed class Cublas : IDisposable
             var key = new LtKey(type, m, n, k, epilogue, UsesTf32(type), alignment);
             if (!_plans.TryGetValue(key, out LtPlan? plan))
             {
-                plan = LtPlan.Create(_lt.DangerousGetHandle(), key, bias, x, w, y);
+                plan = LtPlan.Create(_lt.DangerousGetHandle(), key, bias);
                 _plans[key] = plan;
             }
 
@@ -341,7 +341,7 @@ public sealed class Cublas : IDisposable
 
         // Column-major view: Yᵀ (N, M) = op(W as (K, N))ᵀ … i.e. D = Wᵀᵀ·Xᵀ with W read as a K×N column-major
         // matrix and transposed, X read as K×M column-major, D written as N×M column-major (= y row-major).
-        public static unsafe LtPlan Create(nint lt, LtKey key, ulong bias, ulong x, ulong w, ulong y)
+        public static unsafe LtPlan Create(nint lt, LtKey key, ulong bias)
         {
             cudaDataType dt = DataType(key.Type);
             cublasComputeType_t compute = ComputeType(key.Tf32);
