@@ -126,8 +126,7 @@ public static unsafe class CpuGemmBenchmark
             f();
             t[i] = sw.Elapsed.TotalSeconds;
         }
-        Array.Sort(t);
-        return repeats % 2 == 1 ? t[repeats / 2] : 0.5 * (t[repeats / 2 - 1] + t[repeats / 2]);
+        return Median(t);
     }
 
     private static (double A, double B) TimeBoth(int repeats, Action fa, Action fb)
