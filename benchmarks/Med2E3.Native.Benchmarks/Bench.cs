@@ -64,9 +64,15 @@ public sealed class Bench(CudaDevice device, BenchOptions options)
             times[i] = CudaEvent.ElapsedMilliseconds(start, end) * 1000.0;
         }
 
-        Array.Sort(times);
-        double median = times.Length % 2 == 1 ? times[times.Length / 2] : (times[times.Length / 2 - 1] + times[times.Length / 2]) / 2;
-        return (median, times[0]);
+        return (Median(times), times.Min());
+    }
+
+    /// <summary>The median of <paramref name="values"/> (the mean of the middle two for an even count); sorts them in place.</summary>
+    public static double Median(double[] values)
+    {
+        Array.Sort(values);
+        int n = values.Length;
+        return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
     }
 
     /// <summary>Records a memory-bound row: GB/s from <paramref name="bytes"/>, fractions of the copy ceiling and of peak.</summary>

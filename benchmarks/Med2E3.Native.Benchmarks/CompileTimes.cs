@@ -44,7 +44,7 @@ public static class CompileTimes
                     }
                 }
 
-                rows.Add(new Row(file, arch, binary!.Target, Median(cold), Median(warm), binary.Image.Length));
+                rows.Add(new Row(file, arch, binary!.Target, Bench.Median(cold), Bench.Median(warm), binary.Image.Length));
             }
         }
         finally
@@ -71,11 +71,5 @@ public static class CompileTimes
             w.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"| {r.File} | {r.Arch} | {r.Target} | {r.ColdMs:F0} | {r.WarmMs:F2} | {r.ImageBytes} |"));
         }
-    }
-
-    private static double Median(double[] values)
-    {
-        double[] sorted = [.. values.Order()];
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }
 }

@@ -118,7 +118,7 @@ public sealed class Cublas : IDisposable
             Check(cublasGemmEx(
                 _handle.DangerousGetHandle(), Op(transposeB), Op(transposeA), n, m, k,
                 &alpha, b, dt, ldb, a, dt, lda, &beta, c, dt, ldc,
-                ComputeType(type), cublasGemmAlgo_t.CUBLAS_GEMM_DEFAULT));
+                ComputeType(UsesTf32(type)), cublasGemmAlgo_t.CUBLAS_GEMM_DEFAULT));
         }
     }
 
@@ -160,7 +160,7 @@ public sealed class Cublas : IDisposable
             Check(cublasGemmStridedBatchedEx(
                 _handle.DangerousGetHandle(), Op(transposeB), Op(transposeA), n, m, k,
                 &alpha, b, dt, ldb, strideB, a, dt, lda, strideA, &beta, c, dt, ldc, strideC,
-                batchCount, ComputeType(type), cublasGemmAlgo_t.CUBLAS_GEMM_DEFAULT));
+                batchCount, ComputeType(UsesTf32(type)), cublasGemmAlgo_t.CUBLAS_GEMM_DEFAULT));
         }
     }
 
@@ -217,10 +217,10 @@ public sealed class Cublas : IDisposable
             ObjectDisposedException.ThrowIf(_disposed, this);
             Device.MakeCurrent();
             int alignment = Math.Min(Alignment(x), Math.Min(Alignment(w), Math.Min(Alignment(y), Alignment(bias))));
-            var key = new LtKey(type, m, n, k, epilogue, AllowTf32 && type == GemmDataType.F32, alignment);
+            var key = new LtKey(type, m, n, k, epilogue, UsesTf32(type), alignment);
             if (!_plans.TryGetValue(key, out LtPlan? plan))
             {
-                plan = LtPlan.Create(_lt.DangerousGetHandle(), key, bias, x, w, y);
+                plan = LtPlan.Create(_lt.DangerousGetHandle(), key, bias);
                 _plans[key] = plan;
             }
 
@@ -274,10 +274,10 @@ public sealed class Cublas : IDisposable
         _ => throw new ArgumentOutOfRangeException(nameof(type), type, "unknown GEMM data type"),
     };
 
-    private cublasComputeType_t ComputeType(GemmDataType type) =>
-        type == GemmDataType.F32 && AllowTf32
-            ? cublasComputeType_t.CUBLAS_COMPUTE_32F_FAST_TF32
-            : cublasComputeType_t.CUBLAS_COMPUTE_32F;
+    private bool UsesTf32(GemmDataType type) => type == GemmDataType.F32 && AllowTf32;
+
+    private static cublasComputeType_t ComputeType(bool tf32) =>
+        tf32 ? cublasComputeType_t.CUBLAS_COMPUTE_32F_FAST_TF32 : cublasComputeType_t.CUBLAS_COMPUTE_32F;
 
     private void Prepare(CudaStream stream)
     {
@@ -341,12 +341,10 @@ public sealed class Cublas : IDisposable
 
         // Column-major view: Yᵀ (N, M) = op(W as (K, N))ᵀ … i.e. D = Wᵀᵀ·Xᵀ with W read as a K×N column-major
         // matrix and transposed, X read as K×M column-major, D written as N×M column-major (= y row-major).
-        public static unsafe LtPlan Create(nint lt, LtKey key, ulong bias, ulong x, ulong w, ulong y)
+        public static unsafe LtPlan Create(nint lt, LtKey key, ulong bias)
         {
             cudaDataType dt = DataType(key.Type);
-            cublasComputeType_t compute = key.Tf32
-                ? cublasComputeType_t.CUBLAS_COMPUTE_32F_FAST_TF32
-                : cublasComputeType_t.CUBLAS_COMPUTE_32F;
+            cublasComputeType_t compute = ComputeType(key.Tf32);
             var desc = new SafeCublasLtMatmulDescHandle();
             var wLayout = new SafeCublasLtMatrixLayoutHandle();
             var xLayout = new SafeCublasLtMatrixLayoutHandle();

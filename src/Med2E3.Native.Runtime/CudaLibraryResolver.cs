@@ -36,17 +36,8 @@ public static class CudaLibraryResolver
     public static bool TryLoad(CudaLibrary library, out string? path)
     {
         EnsureRegistered();
-        lock (Gate)
-        {
-            if (!Loaded.TryGetValue(library, out var entry))
-            {
-                entry = LoadFirst(library);
-                Loaded[library] = entry;
-            }
-
-            path = entry.Path;
-            return entry.Handle != 0;
-        }
+        (nint handle, path) = GetOrLoad(library);
+        return handle != 0;
     }
 
     /// <summary>True when <paramref name="library"/> was already loaded (does not try to load it).</summary>
@@ -79,30 +70,31 @@ public static class CudaLibraryResolver
             Interop.Interop.Libraries.CublasLt => CudaLibrary.CublasLt,
             _ => null,
         };
-        if (library is null)
-        {
-            return 0;
-        }
+        return library is null ? 0 : GetOrLoad(library.Value).Handle;
+    }
 
+    // Each library is searched for once; the result, found or not, is remembered.
+    private static (nint Handle, string? Path) GetOrLoad(CudaLibrary library)
+    {
         lock (Gate)
         {
-            if (!Loaded.TryGetValue(library.Value, out var entry))
+            if (!Loaded.TryGetValue(library, out var entry))
             {
-                entry = LoadFirst(library.Value);
-                Loaded[library.Value] = entry;
+                entry = LoadFirst(library);
+                Loaded[library] = entry;
             }
 
-            return entry.Handle;
+            return entry;
         }
     }
 
     private static (nint Handle, string? Path) LoadFirst(CudaLibrary library)
     {
-        if (library == CudaLibrary.Cublas && !Loaded.ContainsKey(CudaLibrary.CublasLt))
+        if (library == CudaLibrary.Cublas)
         {
             // cuBLAS depends on cuBLASLt of the same version; loading it first from the same search makes the
             // dependency resolve to the copy we chose rather than whatever the loader finds.
-            Loaded[CudaLibrary.CublasLt] = LoadFirst(CudaLibrary.CublasLt);
+            GetOrLoad(CudaLibrary.CublasLt);
         }
 
         foreach (string candidate in SearchedCandidates(library))

@@ -89,12 +89,4 @@ public sealed class CudaModule : IDisposable
             _handle.Dispose();
         }
     }
-
-    private static void Check(CUresult r, string expression)
-    {
-        if (r != CUresult.CUDA_SUCCESS)
-        {
-            throw FromDriver(r, expression);
-        }
-    }
 }

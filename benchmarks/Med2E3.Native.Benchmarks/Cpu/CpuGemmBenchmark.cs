@@ -126,8 +126,7 @@ public static unsafe class CpuGemmBenchmark
             f();
             t[i] = sw.Elapsed.TotalSeconds;
         }
-        Array.Sort(t);
-        return repeats % 2 == 1 ? t[repeats / 2] : 0.5 * (t[repeats / 2 - 1] + t[repeats / 2]);
+        return Bench.Median(t);
     }
 
     private static (double A, double B) TimeBoth(int repeats, Action fa, Action fb)
@@ -147,14 +146,7 @@ public static unsafe class CpuGemmBenchmark
             fb();
             tb[i] = sw.Elapsed.TotalSeconds;
         }
-        return (Median(ta), Median(tb));
-    }
-
-    private static double Median(double[] t)
-    {
-        Array.Sort(t);
-        int n = t.Length;
-        return n % 2 == 1 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+        return (Bench.Median(ta), Bench.Median(tb));
     }
 
     private delegate void SgemmFn(int order, int ta, int tb, int m, int n, int k, float alpha, float* a, int lda,

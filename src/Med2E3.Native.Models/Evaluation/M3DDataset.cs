@@ -17,71 +17,27 @@ public static class M3DDataset
 {
     /// <summary>Reads a data file: required <c>vision3d</c>, <c>question</c>, <c>conversations</c> (with at least one
     /// human message); optional <c>id</c>, <c>question_type</c>, <c>answer_choice</c>, <c>answer</c>.</summary>
-    public static List<M3DItem> Load(string path)
-    {
-        using var doc = ReadArray(path);
-        var items = new List<M3DItem>();
-        int index = 0;
-        foreach (var e in doc.RootElement.EnumerateArray())
+    public static List<M3DItem> Load(string path) =>
+        ReadObjects(path, (index, e) =>
         {
-            if (e.ValueKind != JsonValueKind.Object)
-            {
-                throw new M3DDataException(path, $"item {index}: expected an object, found {Kind(e)}");
-            }
-
             var vision = ReadVision3D(path, index, e);
             string question = RequiredString(path, index, e, "question");
             var conversations = ReadConversations(path, index, e);
-            items.Add(new M3DItem(index, OptionalText(path, index, e, "id"), vision, question, conversations,
+            return new M3DItem(index, OptionalText(path, index, e, "id"), vision, question, conversations,
                 OptionalText(path, index, e, "question_type"), OptionalString(path, index, e, "answer_choice"),
-                OptionalString(path, index, e, "answer")));
-            index++;
-        }
-
-        return items;
-    }
+                OptionalString(path, index, e, "answer"));
+        });
 
     /// <summary>Reads the official answers file: required <c>answer</c>; optional <c>id</c>,
     /// <c>answer_choice</c>, <c>question_type</c>.</summary>
-    public static List<M3DAnswer> LoadAnswers(string path)
-    {
-        using var doc = ReadArray(path);
-        var answers = new List<M3DAnswer>();
-        int index = 0;
-        foreach (var e in doc.RootElement.EnumerateArray())
-        {
-            if (e.ValueKind != JsonValueKind.Object)
-            {
-                throw new M3DDataException(path, $"item {index}: expected an object, found {Kind(e)}");
-            }
-
-            answers.Add(new M3DAnswer(index, OptionalText(path, index, e, "id"), RequiredString(path, index, e, "answer"),
-                OptionalString(path, index, e, "answer_choice"), OptionalText(path, index, e, "question_type")));
-            index++;
-        }
-
-        return answers;
-    }
+    public static List<M3DAnswer> LoadAnswers(string path) =>
+        ReadObjects(path, (index, e) => new M3DAnswer(index, OptionalText(path, index, e, "id"),
+            RequiredString(path, index, e, "answer"), OptionalString(path, index, e, "answer_choice"),
+            OptionalText(path, index, e, "question_type")));
 
     /// <summary>Reads an outputs file <c>[{"idx": i, "outputs": text}]</c>, in file order.</summary>
-    public static List<string> LoadOutputs(string path)
-    {
-        using var doc = ReadArray(path);
-        var outputs = new List<string>();
-        int index = 0;
-        foreach (var e in doc.RootElement.EnumerateArray())
-        {
-            if (e.ValueKind != JsonValueKind.Object)
-            {
-                throw new M3DDataException(path, $"item {index}: expected an object, found {Kind(e)}");
-            }
-
-            outputs.Add(RequiredString(path, index, e, "outputs"));
-            index++;
-        }
-
-        return outputs;
-    }
+    public static List<string> LoadOutputs(string path) =>
+        ReadObjects(path, (index, e) => RequiredString(path, index, e, "outputs"));
 
     /// <summary>Writes <c>[{"idx": i, "outputs": text}, …]</c>, the format of the reference inference.</summary>
     public static void WriteOutputs(string path, IReadOnlyList<string> outputs)
@@ -98,6 +54,26 @@ public static class M3DDataset
         }
 
         w.WriteEndArray();
+    }
+
+    // Reads a JSON list whose items must all be objects, turning each (with its index) into a T, in file order.
+    private static List<T> ReadObjects<T>(string path, Func<int, JsonElement, T> read)
+    {
+        using var doc = ReadArray(path);
+        var result = new List<T>();
+        int index = 0;
+        foreach (var e in doc.RootElement.EnumerateArray())
+        {
+            if (e.ValueKind != JsonValueKind.Object)
+            {
+                throw new M3DDataException(path, $"item {index}: expected an object, found {Kind(e)}");
+            }
+
+            result.Add(read(index, e));
+            index++;
+        }
+
+        return result;
     }
 
     private static JsonDocument ReadArray(string path)

@@ -247,46 +247,8 @@ public sealed class BertWordPieceTokenizer
         output.AddRange(pieces);
     }
 
-    private List<(string Text, bool IsSpecial)> SplitSpecialTokens(string text)
-    {
-        var segments = new List<(string, bool)>();
-        int pos = 0;
-        int i = 0;
-        while (i < text.Length)
-        {
-            string? hit = null;
-            foreach (var s in _specialTokens)
-            {
-                if (text.AsSpan(i).StartsWith(s, StringComparison.Ordinal))
-                {
-                    hit = s;
-                    break;
-                }
-            }
-
-            if (hit is null)
-            {
-                i++;
-                continue;
-            }
-
-            if (i > pos)
-            {
-                segments.Add((text[pos..i], false));
-            }
-
-            segments.Add((hit, true));
-            i += hit.Length;
-            pos = i;
-        }
-
-        if (pos < text.Length)
-        {
-            segments.Add((text[pos..], false));
-        }
-
-        return segments;
-    }
+    private List<(string Text, bool IsSpecial)> SplitSpecialTokens(string text) =>
+        [.. LiteralSplit.Split(text, _specialTokens).Where(s => s.IsLiteral || s.Text.Length > 0)];
 
     private static string Lower(string s)
     {

@@ -438,31 +438,8 @@ public sealed class Phi3Tokenizer
     }
 
     /// <summary>Splits on the literal placeholders, keeping them (Python <c>re.split("(&lt;image3d&gt;|&lt;image&gt;)")</c>).</summary>
-    internal static List<string> SplitPlaceholders(string prompt)
-    {
-        var chunks = new List<string>();
-        int pos = 0;
-        int i = 0;
-        while (i < prompt.Length)
-        {
-            string? hit = prompt.AsSpan(i).StartsWith(Image3DPlaceholder, StringComparison.Ordinal) ? Image3DPlaceholder
-                : prompt.AsSpan(i).StartsWith(ImagePlaceholder, StringComparison.Ordinal) ? ImagePlaceholder
-                : null;
-            if (hit is null)
-            {
-                i++;
-                continue;
-            }
-
-            chunks.Add(prompt[pos..i]);
-            chunks.Add(hit);
-            i += hit.Length;
-            pos = i;
-        }
-
-        chunks.Add(prompt[pos..]);
-        return chunks;
-    }
+    internal static List<string> SplitPlaceholders(string prompt) =>
+        [.. LiteralSplit.Split(prompt, [Image3DPlaceholder, ImagePlaceholder]).Select(s => s.Text)];
 
     // BPE over text that is already normalized ("▁" for spaces, prefix decided). User-defined pieces are matched
     // whole first, as SentencePiece does; everything else goes to the library's merge loop.
@@ -474,39 +451,16 @@ public sealed class Phi3Tokenizer
             return;
         }
 
-        int pos = 0;
-        int i = 0;
-        while (i < normalized.Length)
+        foreach (var (part, isPiece) in LiteralSplit.Split(normalized, _userDefinedLongestFirst))
         {
-            string? hit = null;
-            foreach (var u in _userDefinedLongestFirst)
+            if (isPiece)
             {
-                if (normalized.AsSpan(i).StartsWith(u, StringComparison.Ordinal))
-                {
-                    hit = u;
-                    break;
-                }
+                ids.Add(_pieceIds[part]);
             }
-
-            if (hit is null)
+            else if (part.Length > 0)
             {
-                i++;
-                continue;
+                ids.AddRange(MergeBpe(part));
             }
-
-            if (i > pos)
-            {
-                ids.AddRange(MergeBpe(normalized[pos..i]));
-            }
-
-            ids.Add(_pieceIds[hit]);
-            i += hit.Length;
-            pos = i;
-        }
-
-        if (pos < normalized.Length)
-        {
-            ids.AddRange(MergeBpe(normalized[pos..]));
         }
     }
 

@@ -280,7 +280,7 @@ public static class TorchCheckpointWriter
         {
             byte[] nameBytes = Encoding.UTF8.GetBytes(name);
             long offset = stream.Position;
-            uint crc = Crc32(data);
+            uint crc = Crc32.Compute(data);
             // Local header 30 + name + padding field (4 + k) so the data starts on an aligned offset.
             long dataStart = offset + 30 + nameBytes.Length + 4;
             int pad = (int)((DataAlignment - dataStart % DataAlignment) % DataAlignment);
@@ -367,32 +367,5 @@ public static class TorchCheckpointWriter
             BinaryPrimitives.WriteUInt32LittleEndian(e[16..], zip64 ? uint.MaxValue : (uint)cdStart);
             stream.Write(e);
         }
-    }
-
-    private static readonly uint[] CrcTable = BuildCrcTable();
-
-    private static uint[] BuildCrcTable()
-    {
-        var table = new uint[256];
-        for (uint n = 0; n < 256; n++)
-        {
-            uint c = n;
-            for (int k = 0; k < 8; k++)
-            {
-                c = (c & 1) != 0 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-            }
-            table[n] = c;
-        }
-        return table;
-    }
-
-    private static uint Crc32(ReadOnlySpan<byte> data)
-    {
-        uint c = 0xFFFFFFFFu;
-        foreach (byte b in data)
-        {
-            c = CrcTable[(c ^ b) & 0xFF] ^ (c >> 8);
-        }
-        return c ^ 0xFFFFFFFFu;
     }
 }

@@ -40,7 +40,7 @@ public static class WeightFiles
         {
             bool safetensors = name.Contains(".safetensors", StringComparison.Ordinal);
             format = safetensors ? WeightFormat.ShardedSafetensors : WeightFormat.ShardedTorchZip;
-            return ReadSharded(path, safetensors);
+            return ReadSharded(path);
         }
         if (name.EndsWith(".safetensors", StringComparison.Ordinal))
         {
@@ -54,7 +54,7 @@ public static class WeightFiles
     /// <summary>Reads one weight file or shard index, choosing the reader from the file name.</summary>
     public static StateDict Read(string path) => Read(path, out _);
 
-    private static StateDict ReadSharded(string indexPath, bool safetensors)
+    private static StateDict ReadSharded(string indexPath)
     {
         if (!File.Exists(indexPath))
         {

@@ -97,18 +97,7 @@ public static class Conformance
     public static double[][] Gradients(OpCase c, DType dtype, Device device)
     {
         using var scope = TensorScope.Begin();
-        var baseIns = c.Inputs(new Gen(Seed, dtype, device));
-        var ins = baseIns.Select(t => t.DType.IsFloating() ? t.Detach().Clone() : t.Alias()).ToArray();
-        foreach (int i in c.GradInputs) ins[i].RequiresGrad = true;
-        var outs = c.Run(ins);
-        Tensor? loss = null;
-        for (int k = 0; k < outs.Length; k++)
-        {
-            if (!outs[k].DType.IsFloating() || !outs[k].RequiresGrad) continue;
-            var w = Tensor.Randn(Seed + 100 + k, outs[k].Shape, DType.F64, device).To(outs[k].DType);
-            var term = Med2E3.Native.Ops.F.Sum(Med2E3.Native.Ops.F.Mul(outs[k], w).Reshape(-1), 0);
-            loss = loss is null ? term : Med2E3.Native.Ops.F.Add(loss, term);
-        }
+        var (ins, _, loss) = WeightedLoss(c, dtype, device);
         loss?.Backward();
         var r = c.GradInputs.Select(i => ins[i].Grad?.ToDoubleArray() ?? new double[ins[i].Numel]).ToArray();
         foreach (var t in ins) t.RequiresGrad = false;
@@ -122,18 +111,7 @@ public static class Conformance
     public static string? GradCheck(OpCase c, Device device)
     {
         using var scope = TensorScope.Begin();
-        var baseIns = c.Inputs(new Gen(Seed, DType.F64, device));
-        var ins = baseIns.Select(t => t.DType.IsFloating() ? t.Detach().Clone() : t.Alias()).ToArray();
-        foreach (int i in c.GradInputs) ins[i].RequiresGrad = true;
-        var outs = c.Run(ins);
-        var weights = outs.Select((o, k) => Tensor.Randn(Seed + 100 + k, o.Shape, DType.F64, device)).ToArray();
-        Tensor? loss = null;
-        for (int k = 0; k < outs.Length; k++)
-        {
-            if (!outs[k].DType.IsFloating() || !outs[k].RequiresGrad) continue;
-            var term = Med2E3.Native.Ops.F.Sum(Med2E3.Native.Ops.F.Mul(outs[k], weights[k]).Reshape(-1), 0);
-            loss = loss is null ? term : Med2E3.Native.Ops.F.Add(loss, term);
-        }
+        var (ins, weights, loss) = WeightedLoss(c, DType.F64, device);
         if (loss is null) return $"{c.Name}: no differentiable output";
         loss.Backward();
         var sb = new StringBuilder();
@@ -184,5 +162,28 @@ public static class Conformance
         }
         foreach (var t in ins) t.RequiresGrad = false;
         return sb.Length == 0 ? null : sb.ToString();
+    }
+
+    /// <summary>
+    /// Fresh copies of the case's inputs (those in <see cref="OpCase.GradInputs"/> requiring grad), the fixed random
+    /// weights R (float64, one per output) and L = Σ outputs ⊙ R over the differentiable outputs (null when none).
+    /// Everything is made in the caller's scope.
+    /// </summary>
+    private static (Tensor[] Inputs, Tensor[] Weights, Tensor? Loss) WeightedLoss(OpCase c, DType dtype, Device device)
+    {
+        var baseIns = c.Inputs(new Gen(Seed, dtype, device));
+        var ins = baseIns.Select(t => t.DType.IsFloating() ? t.Detach().Clone() : t.Alias()).ToArray();
+        foreach (int i in c.GradInputs) ins[i].RequiresGrad = true;
+        var outs = c.Run(ins);
+        var weights = outs.Select((o, k) => Tensor.Randn(Seed + 100 + k, o.Shape, DType.F64, device)).ToArray();
+        Tensor? loss = null;
+        for (int k = 0; k < outs.Length; k++)
+        {
+            if (!outs[k].DType.IsFloating() || !outs[k].RequiresGrad) continue;
+            var w = weights[k].To(outs[k].DType);
+            var term = Med2E3.Native.Ops.F.Sum(Med2E3.Native.Ops.F.Mul(outs[k], w).Reshape(-1), 0);
+            loss = loss is null ? term : Med2E3.Native.Ops.F.Add(loss, term);
+        }
+        return (ins, weights, loss);
     }
 }
