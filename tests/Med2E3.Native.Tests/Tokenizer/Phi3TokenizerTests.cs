@@ -293,6 +293,61 @@ public class Phi3TokenizerTests
         }
     }
 
+    [Theory]
+    [InlineData("""{"legacy": "no"}""", "'legacy' must be true, false or null")]
+    [InlineData("""{"add_prefix_space": 1}""", "'add_prefix_space' must be true, false or null")]
+    [InlineData("""{"sp_model_kwargs": {"enable_sampling": true}}""", "enable_sampling")]
+    public void BadFlagsThrowTypedExceptionsNamingTheFile(string config, string problem)
+    {
+        string dir = TempCheckpoint(null);
+        try
+        {
+            File.WriteAllText(Path.Combine(dir, "tokenizer_config.json"), config);
+            var e = Assert.Throws<TokenizerFileException>(() => Phi3Tokenizer.Load(dir));
+            Assert.EndsWith("tokenizer_config.json", e.FilePath);
+            Assert.Contains(problem, e.Message);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void UnsupportedTokenizerJsonPipelineIsRefused()
+    {
+        string dir = TempCheckpoint(new { backend = "tokenizers" });
+        try
+        {
+            File.WriteAllText(Path.Combine(dir, "tokenizer.json"), """{"normalizer": {"type": "NFKC"}}""");
+            var e = Assert.Throws<TokenizerFileException>(() => Phi3Tokenizer.Load(dir));
+            Assert.EndsWith("tokenizer.json", e.FilePath);
+            Assert.Contains("normalizer 'NFKC' is not supported", e.Message);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void AddPrefixSpaceNullMeansNoPrefix()
+    {
+        // Python None is falsy: the slow tokenizer with legacy false then puts no "▁" in front: "in" → i n.
+        string dir = TempCheckpoint(new { legacy = false, add_prefix_space = (bool?)null });
+        try
+        {
+            var tok = Phi3Tokenizer.Load(dir);
+            Assert.False(tok.AddPrefixSpace);
+            Assert.Equal([1, 267, 270], tok.Encode("in"));
+            Assert.Equal("in", tok.Decode([1, 267, 270]));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     private static string TempCheckpoint(object? config)
     {
         string dir = Directory.CreateTempSubdirectory("phi3tok").FullName;
