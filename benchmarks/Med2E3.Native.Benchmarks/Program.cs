@@ -14,6 +14,12 @@ if (args.Length > 0 && args[0] == "cpu-gemm")
     return Med2E3.Native.Benchmarks.Cpu.CpuGemmBenchmark.Run(args[1..]);
 }
 
+// med2e3-bench tokenizer [--model DIR] [--repeats R] [--json FILE]: Phi-3 tokenizer encode speed (Cpu/TokenizerBenchmark.cs).
+if (args.Length > 0 && args[0] == "tokenizer")
+{
+    return Med2E3.Native.Benchmarks.Cpu.TokenizerBenchmark.Run(args[1..]);
+}
+
 if (args.Length > 0 && args[0] == "cpu-ops")
 {
     return Med2E3.Native.Benchmarks.Cpu.CpuOpsBenchmark.Run(args[1..]);

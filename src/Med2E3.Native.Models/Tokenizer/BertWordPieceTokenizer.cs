@@ -8,7 +8,7 @@ public readonly record struct BertEncoding(int[] Ids, int[] Mask);
 
 /// <summary>
 /// BERT WordPiece tokenizer for the TG-IS question (spec §3.1): transformers' slow <c>BertTokenizer</c>
-/// (uncased BasicTokenizer + WordPiece), which the fixture's fast tokenizer agrees with.
+/// (uncased BasicTokenizer + WordPiece), which the reference uses.
 /// </summary>
 /// <remarks>
 /// Per input: the special tokens ([UNK] [SEP] [CLS] [PAD] [MASK], when in the vocabulary) are cut out of the raw text
@@ -16,7 +16,11 @@ public readonly record struct BertEncoding(int[] Ids, int[] Mask);
 /// are surrounded by spaces, accents are stripped (NFD minus Mn) and characters lower-cased (when uncased), the text
 /// is split on whitespace and every punctuation character becomes a word of its own. Each word is covered greedily
 /// by the longest vocabulary entries ("##" marks a continuation); a word longer than 100 code points or one that
-/// cannot be covered becomes [UNK]. Lower-casing is per character (no final-sigma rule), as the fixture's tokenizer.
+/// cannot be covered becomes [UNK]. Lower-casing is per character (no final-sigma rule), as transformers' slow
+/// tokenizer lower-cases the text character by character before its BasicTokenizer. Hugging Face tokenizers' fast
+/// BertTokenizer differs on purpose-built inputs only: it keeps unassigned code points (the slow one, and this
+/// one, drop every "C…" category) and has older Unicode tables; docs/tokenizers.md lists each kind. Character
+/// categories are those of the .NET runtime (Unicode 16.0 on .NET 10).
 /// </remarks>
 public sealed class BertWordPieceTokenizer
 {

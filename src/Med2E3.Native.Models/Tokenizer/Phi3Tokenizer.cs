@@ -1,42 +1,41 @@
 using System.Globalization;
 using System.Text;
-using System.Text.Json;
-using Microsoft.ML.Tokenizers;
 
 namespace Med2E3.Native.Models.Tokenizer;
 
-/// <summary>Where the word-boundary marker "▁" is put in front of a piece of text (tokenizers' Metaspace).</summary>
-public enum PrependScheme
-{
-    /// <summary>Only in front of the text that starts the input (not after an added token), and only when that
-    /// text does not already start with "▁" or a space.</summary>
-    First,
-
-    /// <summary>In front of every piece of text between added tokens that does not already start with "▁".</summary>
-    Always,
-
-    /// <summary>Never.</summary>
-    Never,
-}
-
 /// <summary>
 /// The Phi-3 (Llama) tokenizer: SentencePiece BPE with byte fallback, plus the added tokens of the checkpoint
-/// (<c>&lt;|endoftext|&gt;</c> …), reproducing the transformers <c>LlamaTokenizer</c> that the reference used.
+/// (<c>&lt;|endoftext|&gt;</c> …), giving the ids of the transformers tokenizer the checkpoint was used with.
 /// </summary>
 /// <remarks>
-/// Encoding, in order:
-/// <list type="number">
-/// <item>added tokens are cut out of the raw text, leftmost match first, longest match at a position;</item>
-/// <item>each text piece between them gets ' ' → "▁", and "▁" is put in front per <see cref="Prepend"/>
-///   (fixture and Phi-3: <see cref="PrependScheme.First"/>);</item>
-/// <item>each piece is BPE-merged over the SentencePiece vocabulary; characters that end up in no piece become
-///   their UTF-8 bytes <c>&lt;0xNN&gt;</c>; the merge step is Microsoft.ML.Tokenizers' SentencePiece BPE,
-///   called on already-normalized text;</item>
-/// <item>BOS (and EOS) are added per tokenizer_config.json <c>add_bos_token</c> / <c>add_eos_token</c>
-///   (defaults true / false, as in transformers), also for the empty string.</item>
-/// </list>
-/// Decoding: pieces → text, "▁" → ' ', runs of byte pieces → UTF-8 (each byte of an invalid run becomes U+FFFD),
-/// then one leading space is removed.
+/// <para>The merge step is <see cref="SentencePieceBpe"/>, SentencePiece's own algorithm and tie rule (leftmost of
+/// equal-score merges first). Around it, <see cref="Backend"/> picks one of transformers' two Llama tokenizers:</para>
+/// <para><see cref="TokenizerBackend.SentencePiece"/>, the slow <c>LlamaTokenizer</c> the reference loads
+/// (<c>use_fast=False</c>), with tokenizer_config.json's flags as transformers 4.x applies them:
+/// <list type="bullet">
+/// <item><c>legacy</c> true (also when absent or null): every text piece between added tokens is encoded by
+///   SentencePiece as it is, with the model's dummy prefix, so each gets its own "▁" (<c>PreTrainedTokenizer.tokenize</c>
+///   → <c>sp_model.encode</c>).</item>
+/// <item><c>legacy</c> false: SentencePiece runs without its dummy prefix; "▁" in the text becomes ' ', and with
+///   <c>add_prefix_space</c> one "▁" is put in front of the whole input (so " x" gives "▁▁x"); a piece that starts
+///   with "▁" or ' ' is encoded behind <c>unk_token</c> and that token's pieces dropped (<c>LlamaTokenizer._tokenize</c>);
+///   a lone leading "▁" before a token of <c>all_special_tokens</c> (bos, eos, unk, pad, additional_special_tokens)
+///   is dropped (<c>LlamaTokenizer.tokenize</c>).</item>
+/// <item><c>add_prefix_space</c> absent is true; null is Python's None, i.e. false (no prefix).</item>
+/// <item><c>add_bos_token</c> / <c>add_eos_token</c> (default true / false): BOS / EOS around the ids, also for the
+///   empty string (<c>build_inputs_with_special_tokens</c>).</item>
+/// <item>added tokens (<c>added_tokens_decoder</c>, else added_tokens.json, plus bos/eos/unk/pad and
+///   additional_special_tokens) are cut out first, leftmost and longest; <c>rstrip</c> / <c>lstrip</c> strip the
+///   neighbouring text with Python's <c>str.lstrip</c> / <c>rstrip</c>, <c>single_word</c> glues the token to a
+///   neighbour not separated by ' ', which is then encoded as text; <c>split_special_tokens</c> true cuts nothing
+///   out (<c>PreTrainedTokenizer.tokenize</c>).</item>
+/// </list></para>
+/// <para><see cref="TokenizerBackend.Tokenizers"/>, Hugging Face tokenizers (<c>LlamaTokenizerFast</c>, transformers
+/// 5): tokenizer.json's added tokens, its <c>Prepend("▁")</c> normalizer (every piece gets "▁") or its Metaspace
+/// pre-tokenizer (<see cref="Prepend"/>, <c>split</c>); BOS / EOS per add_bos_token / add_eos_token.</para>
+/// <para>Decoding (both backends) is tokenizers' Llama decoder: pieces with "▁" → ' ', runs of byte pieces as
+/// UTF-8 (each byte of an invalid run becomes U+FFFD), then one leading space removed where encoding put a "▁" in
+/// front; <c>clean_up_tokenization_spaces</c> true then removes the spaces before punctuation and contractions.</para>
 /// </remarks>
 public sealed class Phi3Tokenizer
 {
@@ -53,20 +52,22 @@ public sealed class Phi3Tokenizer
     private const char Meta = '\u2581';
 
     private readonly SentencePieceModel _model;
-    private readonly LlamaTokenizer _bpe;
+    private readonly SentencePieceBpe _bpe;
+    private readonly Phi3TokenizerConfig _config;
     private readonly Dictionary<string, int> _pieceIds;
-    private readonly AddedToken[] _addedLongestFirst;
+    private readonly AddedToken[] _splitLongestFirst;
     private readonly Dictionary<int, AddedToken> _addedById;
     private readonly Dictionary<string, AddedToken> _addedByContent;
-    private readonly string[] _userDefinedLongestFirst;
+    private readonly Dictionary<int, int> _pieceToAdded = [];
+    private readonly int _metaPieceId;
+    private readonly int _unkPrefixLength;
     private readonly int _promptBosOffset;
 
-    private Phi3Tokenizer(SentencePieceModel model, LlamaTokenizer bpe, IEnumerable<AddedToken> added,
-        PrependScheme prepend, bool addBos, bool addEos, string bosToken, string eosToken, string unkToken,
-        string? padToken, string configPath)
+    private Phi3Tokenizer(SentencePieceModel model, Phi3TokenizerConfig config)
     {
         _model = model;
-        _bpe = bpe;
+        _bpe = new SentencePieceBpe(model);
+        _config = config;
         _pieceIds = new Dictionary<string, int>(StringComparer.Ordinal);
         for (int i = 0; i < model.Pieces.Count; i++)
         {
@@ -75,54 +76,79 @@ public sealed class Phi3Tokenizer
 
         _addedById = [];
         _addedByContent = new Dictionary<string, AddedToken>(StringComparer.Ordinal);
-        foreach (var t in added)
+        foreach (var t in config.Added)
         {
             if (t.Content.Length == 0)
             {
-                throw new TokenizerFileException(configPath, $"added token {t.Id} has empty content");
+                throw new TokenizerFileException(config.ConfigPath, $"added token {t.Id} has empty content");
             }
 
             _addedById[t.Id] = t;
             _addedByContent[t.Content] = t;
         }
 
-        // transformers treats bos/eos/unk (and the SentencePiece control pieces) as special tokens that are cut out
-        // of the text and skipped when decoding, whether or not the config lists them among the added tokens.
-        for (int i = 0; i < model.Pieces.Count; i++)
+        // The slow tokenizer adds bos/eos/unk/pad and additional_special_tokens to its added tokens; the fast one
+        // also treats the SentencePiece control and unknown pieces as special tokens.
+        foreach (string content in config.AllSpecialTokens.Order(StringComparer.Ordinal))
         {
-            var p = model.Pieces[i];
-            if ((p.Type is SentencePieceType.Control or SentencePieceType.Unknown) && !_addedById.ContainsKey(i)
-                && !_addedByContent.ContainsKey(p.Piece))
+            if (!_addedByContent.ContainsKey(content) && _pieceIds.TryGetValue(content, out int id)
+                && !_addedById.ContainsKey(id))
             {
-                var t = new AddedToken(i, p.Piece, Special: true);
-                _addedById[i] = t;
-                _addedByContent[p.Piece] = t;
+                AddSpecial(id, content);
             }
         }
 
-        _addedLongestFirst = [.. _addedByContent.Values.OrderByDescending(t => t.Content.Length).ThenBy(t => t.Id)];
-        _userDefinedLongestFirst =
-        [
-            .. model.Pieces.Where(p => p.Type == SentencePieceType.UserDefined).Select(p => p.Piece)
-                .OrderByDescending(p => p.Length),
-        ];
+        if (config.Backend == TokenizerBackend.Tokenizers)
+        {
+            for (int i = 0; i < model.Pieces.Count; i++)
+            {
+                var p = model.Pieces[i];
+                if (p.Type is (SentencePieceType.Control or SentencePieceType.Unknown) && !_addedById.ContainsKey(i)
+                    && !_addedByContent.ContainsKey(p.Piece))
+                {
+                    AddSpecial(i, p.Piece);
+                }
+            }
+        }
 
-        Prepend = prepend;
-        AddBosToken = addBos;
-        AddEosToken = addEos;
-        BosTokenId = ResolveToken(bosToken, "bos_token", configPath);
-        EosTokenId = ResolveToken(eosToken, "eos_token", configPath);
-        UnknownTokenId = ResolveToken(unkToken, "unk_token", configPath);
-        PadTokenId = padToken is null ? null : ResolveToken(padToken, "pad_token", configPath);
+        _splitLongestFirst = config.SplitSpecialTokens
+            ? []
+            : [.. _addedByContent.Values.OrderByDescending(t => t.Content.Length).ThenBy(t => t.Id)];
+
+        // transformers turns every piece string back into an id through its added tokens first.
+        foreach (var t in _addedByContent.Values)
+        {
+            if (_pieceIds.TryGetValue(t.Content, out int piece) && piece != t.Id)
+            {
+                _pieceToAdded[piece] = t.Id;
+            }
+        }
+
+        _metaPieceId = _pieceIds.TryGetValue(Meta.ToString(), out int meta) ? meta : -1;
+        BosTokenId = ResolveToken(config.Bos, "bos_token");
+        EosTokenId = ResolveToken(config.Eos, "eos_token");
+        UnknownTokenId = ResolveToken(config.Unk, "unk_token");
+        PadTokenId = config.Pad is null ? null : ResolveToken(config.Pad, "pad_token");
         int maxAdded = _addedById.Count == 0 ? -1 : _addedById.Keys.Max();
         VocabSize = Math.Max(model.Pieces.Count, maxAdded + 1);
+        _unkPrefixLength = SentencePieceIds(config.Unk, dummyPrefix: false).Count;
 
         // The reference decides whether chunks carry a BOS to strip by encoding a probe string.
         _promptBosOffset = Encode("test string") is [var first, ..] && first == BosTokenId ? 1 : 0;
+
+        void AddSpecial(int id, string content)
+        {
+            var t = new AddedToken(id, content, Special: true);
+            _addedById[id] = t;
+            _addedByContent[content] = t;
+        }
     }
 
     /// <summary>The SentencePiece model (pieces, scores, types, normalizer spec).</summary>
     public SentencePieceModel Model => _model;
+
+    /// <summary>Which transformers Llama tokenizer the ids reproduce.</summary>
+    public TokenizerBackend Backend => _config.Backend;
 
     /// <summary>Number of token ids the tokenizer can produce: SentencePiece pieces and added tokens
     /// (transformers <c>len(tokenizer)</c>; the LLM embedding may have more rows).</summary>
@@ -137,11 +163,18 @@ public sealed class Phi3Tokenizer
     /// <summary>Pad token id when the config names one (Phi-3: <c>&lt;|endoftext|&gt;</c>, equal to EOS).</summary>
     public int? PadTokenId { get; }
 
-    public bool AddBosToken { get; }
+    public bool AddBosToken => _config.AddBos;
 
-    public bool AddEosToken { get; }
+    public bool AddEosToken => _config.AddEos;
 
-    public PrependScheme Prepend { get; }
+    /// <summary>tokenizer_config.json <c>legacy</c> (slow backend; absent or null is true).</summary>
+    public bool Legacy => _config.Legacy;
+
+    /// <summary>tokenizer_config.json <c>add_prefix_space</c> (slow backend; absent is true, null false).</summary>
+    public bool AddPrefixSpace => _config.AddPrefixSpace;
+
+    /// <summary>Tokenizers backend: the Metaspace prepend scheme of tokenizer.json.</summary>
+    public PrependScheme Prepend => _config.Prepend;
 
     /// <summary>All added tokens (including bos/eos/unk), by id.</summary>
     public IReadOnlyList<AddedToken> AddedTokens => [.. _addedById.Values.OrderBy(t => t.Id)];
@@ -150,12 +183,12 @@ public sealed class Phi3Tokenizer
     public IReadOnlyList<AddedToken> SpecialTokens => [.. _addedById.Values.Where(t => t.Special).OrderBy(t => t.Id)];
 
     /// <summary>
-    /// Loads <c>tokenizer.model</c> and the added tokens from a checkpoint directory: <c>tokenizer.json</c>
-    /// (<c>added_tokens</c>, Metaspace <c>prepend_scheme</c>), else <c>tokenizer_config.json</c>
-    /// (<c>added_tokens_decoder</c>), else <c>added_tokens.json</c>; bos/eos/unk/pad and add_bos_token /
-    /// add_eos_token from <c>tokenizer_config.json</c> (then <c>special_tokens_map.json</c>).
+    /// Loads <c>tokenizer.model</c> and the settings of a checkpoint folder (see <see cref="Phi3Tokenizer"/>).
+    /// Without <paramref name="backend"/>, the folder's tokenizer_config.json <c>"backend": "tokenizers"</c>
+    /// (transformers 5) selects <see cref="TokenizerBackend.Tokenizers"/>; otherwise it is the slow
+    /// <see cref="TokenizerBackend.SentencePiece"/> tokenizer the reference uses.
     /// </summary>
-    public static Phi3Tokenizer Load(string directory)
+    public static Phi3Tokenizer Load(string directory, TokenizerBackend? backend = null)
     {
         string modelPath = Path.Combine(directory, "tokenizer.model");
         if (!File.Exists(modelPath))
@@ -165,112 +198,12 @@ public sealed class Phi3Tokenizer
 
         var model = SentencePieceModel.Load(modelPath);
         CheckSupported(model);
-
-        LlamaTokenizer bpe;
-        try
-        {
-            using var stream = File.OpenRead(modelPath);
-            bpe = LlamaTokenizer.Create(stream, addBeginOfSentence: false, addEndOfSentence: false);
-        }
-        catch (Exception e) when (e is not TokenizerFileException)
-        {
-            throw new TokenizerFileException(modelPath, $"Microsoft.ML.Tokenizers cannot load it ({e.Message})", e);
-        }
-
-        string jsonPath = Path.Combine(directory, "tokenizer.json");
-        string configPath = Path.Combine(directory, "tokenizer_config.json");
-        string addedPath = Path.Combine(directory, "added_tokens.json");
-        string mapPath = Path.Combine(directory, "special_tokens_map.json");
-        using var json = ReadJson(jsonPath);
-        using var config = ReadJson(configPath);
-        using var addedJson = ReadJson(addedPath);
-        using var map = ReadJson(mapPath);
-
-        string? Named(string key)
-        {
-            if (config is not null && config.RootElement.TryGetProperty(key, out var v) && TokenString(v) is { } s)
-            {
-                return s;
-            }
-
-            if (map is not null && map.RootElement.TryGetProperty(key, out var m) && TokenString(m) is { } t)
-            {
-                return t;
-            }
-
-            return null;
-        }
-
-        string PieceOr(int id, string fallback) =>
-            id >= 0 && id < model.Pieces.Count ? model.Pieces[id].Piece : fallback;
-
-        string bos = Named("bos_token") ?? PieceOr(model.BosId, "<s>");
-        string eos = Named("eos_token") ?? PieceOr(model.EosId, "</s>");
-        string unk = Named("unk_token") ?? PieceOr(model.UnknownId, "<unk>");
-        string? pad = Named("pad_token");
-        bool addBos = ConfigBool(config, configPath, "add_bos_token") ?? true;
-        bool addEos = ConfigBool(config, configPath, "add_eos_token") ?? false;
-
-        var added = new List<AddedToken>();
-        if (json is not null && json.RootElement.TryGetProperty("added_tokens", out var list))
-        {
-            added.AddRange(ParseTokenizerJsonAddedTokens(list, jsonPath));
-        }
-        else if (config is not null && config.RootElement.TryGetProperty("added_tokens_decoder", out var decoder))
-        {
-            added.AddRange(ParseAddedTokensDecoder(decoder, configPath));
-        }
-        else if (addedJson is not null)
-        {
-            var specials = new HashSet<string>(StringComparer.Ordinal) { bos, eos, unk };
-            if (pad is not null)
-            {
-                specials.Add(pad);
-            }
-
-            if (map is not null && map.RootElement.TryGetProperty("additional_special_tokens", out var extra)
-                && extra.ValueKind == JsonValueKind.Array)
-            {
-                foreach (var e in extra.EnumerateArray())
-                {
-                    if (TokenString(e) is { } s)
-                    {
-                        specials.Add(s);
-                    }
-                }
-            }
-
-            foreach (var p in addedJson.RootElement.EnumerateObject())
-            {
-                if (p.Value.ValueKind != JsonValueKind.Number || !p.Value.TryGetInt32(out int id))
-                {
-                    throw new TokenizerFileException(addedPath, $"token '{p.Name}' has no integer id");
-                }
-
-                added.Add(new AddedToken(id, p.Name, specials.Contains(p.Name)));
-            }
-        }
-
-        var prepend = model.AddDummyPrefix ? PrependScheme.First : PrependScheme.Never;
-        if (json is not null && FindMetaspace(json.RootElement) is { } metaspace
-            && metaspace.TryGetProperty("prepend_scheme", out var scheme) && scheme.ValueKind == JsonValueKind.String)
-        {
-            prepend = scheme.GetString() switch
-            {
-                "first" => PrependScheme.First,
-                "always" => PrependScheme.Always,
-                "never" => PrependScheme.Never,
-                var other => throw new TokenizerFileException(jsonPath, $"unknown Metaspace prepend_scheme '{other}'"),
-            };
-        }
-
-        return new Phi3Tokenizer(model, bpe, added, prepend, addBos, addEos, bos, eos, unk, pad,
-            config is not null ? configPath : modelPath);
+        return new Phi3Tokenizer(model, Phi3TokenizerConfig.Read(directory, modelPath, backend));
     }
 
     /// <summary>
-    /// Token ids of <paramref name="text"/> as the reference tokenizer returns them (<c>tokenizer(text).input_ids</c>):
-    /// BOS when <see cref="AddBosToken"/>, added tokens cut out, the rest SentencePiece BPE.
+    /// Token ids of <paramref name="text"/> as the checkpoint's transformers tokenizer returns them
+    /// (<c>tokenizer(text).input_ids</c>).
     /// </summary>
     public int[] Encode(string text)
     {
@@ -281,27 +214,13 @@ public sealed class Phi3Tokenizer
             ids.Add(BosTokenId);
         }
 
-        foreach (var (start, length, token) in SplitAddedTokens(text))
+        if (Backend == TokenizerBackend.SentencePiece)
         {
-            if (token is not null)
-            {
-                ids.Add(token.Id);
-                continue;
-            }
-
-            string piece = text.Substring(start, length);
-            if (_model.EscapeWhitespaces)
-            {
-                piece = piece.Replace(' ', Meta);
-            }
-
-            bool prefix = Prepend switch
-            {
-                PrependScheme.First => start == 0 && piece[0] != Meta,
-                PrependScheme.Always => piece[0] != Meta,
-                _ => false,
-            };
-            EncodeNormalized(prefix ? Meta + piece : piece, ids);
+            EncodeSlow(text, ids);
+        }
+        else
+        {
+            EncodeFast(text, ids);
         }
 
         if (AddEosToken)
@@ -314,20 +233,164 @@ public sealed class Phi3Tokenizer
 
     /// <summary>
     /// Plain SentencePiece encoding (<c>SentencePieceProcessor.encode(text)</c>): the model's own normalizer spec
-    /// (dummy prefix always, whitespace escaping), no added tokens, no BOS.
+    /// (dummy prefix, whitespace escaping), no added tokens, no BOS.
     /// </summary>
     public int[] EncodeSentencePiece(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
+        return [.. SentencePieceIds(text, _model.AddDummyPrefix)];
+    }
+
+    // The slow LlamaTokenizer.tokenize (see the remarks), on ids.
+    private void EncodeSlow(string text, List<int> ids)
+    {
+        if (Legacy || text.Length == 0)
+        {
+            SlowTokenize(text, ids);
+            return;
+        }
+
+        string prefixed = text.Replace(Meta, ' ');
+        if (AddPrefixSpace)
+        {
+            prefixed = Meta + prefixed;
+        }
+
+        int first = ids.Count;
+        SlowTokenize(prefixed, ids);
+        if (ids.Count - first > 1 && ids[first] == _metaPieceId && _addedById.TryGetValue(ids[first + 1], out var next)
+            && _config.AllSpecialTokens.Contains(next.Content))
+        {
+            ids.RemoveAt(first);
+        }
+    }
+
+    // PreTrainedTokenizer.tokenize: cut the added tokens out, let their flags strip or glue the neighbouring text
+    // (in list order, each step seeing the previous ones' edits, as the Python loop does), encode the rest.
+    private void SlowTokenize(string text, List<int> ids)
+    {
+        var parts = SplitAddedTokens(text).Select(s => text.Substring(s.Start, s.Length)).ToList();
+        for (int i = 0; i < parts.Count; i++)
+        {
+            if (!_addedByContent.TryGetValue(parts[i], out var token))
+            {
+                continue;
+            }
+
+            string content = parts[i];
+            string left = i > 0 ? parts[i - 1] : "";
+            string right = i + 1 < parts.Count ? parts[i + 1] : "";
+            if (token.RStrip && right.Length > 0)
+            {
+                parts[i + 1] = PyText.LStrip(right);
+            }
+
+            if (token.LStrip && left.Length > 0)
+            {
+                parts[i - 1] = PyText.RStrip(left);
+            }
+
+            if (token.SingleWord && left.Length > 0 && left[^1] != ' ')
+            {
+                parts[i - 1] += content;
+                parts[i] = "";
+            }
+            else if (token.SingleWord && right.Length > 0 && right[0] != ' ')
+            {
+                parts[i + 1] = content + parts[i + 1];
+                parts[i] = "";
+            }
+        }
+
+        foreach (string part in parts)
+        {
+            if (part.Length == 0)
+            {
+                continue;
+            }
+
+            if (_addedByContent.TryGetValue(part, out var token))
+            {
+                ids.Add(token.Id);
+                continue;
+            }
+
+            foreach (int id in SlowPieces(part))
+            {
+                ids.Add(_pieceToAdded.TryGetValue(id, out int added) ? added : id);
+            }
+        }
+    }
+
+    // LlamaTokenizer._tokenize.
+    private List<int> SlowPieces(string part)
+    {
+        if (Legacy)
+        {
+            return SentencePieceIds(part, _model.AddDummyPrefix);
+        }
+
+        if (part[0] != Meta && part[0] != ' ')
+        {
+            return SentencePieceIds(part, dummyPrefix: false);
+        }
+
+        var ids = SentencePieceIds(_config.Unk + part, dummyPrefix: false);
+        return ids.Count >= _unkPrefixLength ? ids[_unkPrefixLength..] : ids;
+    }
+
+    // HF tokenizers: added tokens, then per text piece the normalizer, the Metaspace pre-tokenizer and BPE.
+    private void EncodeFast(string text, List<int> ids)
+    {
+        foreach (var (start, length, token) in FastSplit(text))
+        {
+            if (token is not null)
+            {
+                ids.Add(token.Id);
+                continue;
+            }
+
+            string piece = text.Substring(start, length).Replace(' ', Meta);
+            bool prefix = _config.PrependNormalizer || _config.Prepend switch
+            {
+                PrependScheme.First => start == 0 && piece[0] != Meta,
+                PrependScheme.Always => piece[0] != Meta,
+                _ => false,
+            };
+            if (prefix)
+            {
+                piece = Meta + piece;
+            }
+
+            if (!_config.MetaspaceSplit)
+            {
+                _bpe.Encode(piece, ids);
+                continue;
+            }
+
+            // Metaspace split: each "▁" starts a new word, and words are merged separately.
+            for (int w = 0; w < piece.Length;)
+            {
+                int end = piece.IndexOf(Meta, w + 1);
+                end = end < 0 ? piece.Length : end;
+                _bpe.Encode(piece[w..end], ids);
+                w = end;
+            }
+        }
+    }
+
+    // SentencePieceProcessor.encode with the identity normalizer: ' ' → "▁", the dummy prefix when asked for.
+    private List<int> SentencePieceIds(string text, bool dummyPrefix)
+    {
         var ids = new List<int>();
         if (text.Length == 0)
         {
-            return [];
+            return ids;
         }
 
         string s = _model.EscapeWhitespaces ? text.Replace(' ', Meta) : text;
-        EncodeNormalized(_model.AddDummyPrefix ? Meta + s : s, ids);
-        return [.. ids];
+        _bpe.Encode(dummyPrefix ? Meta + s : s, ids);
+        return ids;
     }
 
     /// <summary>
@@ -368,7 +431,8 @@ public sealed class Phi3Tokenizer
     /// <summary>
     /// Text of <paramref name="ids"/>: added tokens as their content (special ones dropped when
     /// <paramref name="skipSpecialTokens"/>), pieces with "▁" → ' ', byte pieces reassembled as UTF-8, one
-    /// leading space removed. Ids the tokenizer does not know (e.g. unused embedding rows) are skipped.
+    /// leading space removed where encoding puts a "▁" in front. Ids the tokenizer does not know (e.g. unused
+    /// embedding rows) are skipped.
     /// </summary>
     public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = true)
     {
@@ -396,7 +460,7 @@ public sealed class Phi3Tokenizer
                 continue;
             }
 
-            if (TryParseByteToken(token, out byte b))
+            if (SentencePieceBpe.TryParseByte(token, out byte b))
             {
                 bytes.Add(b);
                 continue;
@@ -407,12 +471,12 @@ public sealed class Phi3Tokenizer
         }
 
         FlushBytes(bytes, text);
-        if (Prepend != PrependScheme.Never && text.Length > 0 && text[0] == ' ')
+        if (StripsLeadingSpace && text.Length > 0 && text[0] == ' ')
         {
             text.Remove(0, 1);
         }
 
-        return text.ToString();
+        return _config.CleanUpTokenizationSpaces ? CleanUpTokenizationSpaces(text.ToString()) : text.ToString();
     }
 
     /// <summary>The piece or added-token string of an id, or null when the id is unknown.</summary>
@@ -441,44 +505,57 @@ public sealed class Phi3Tokenizer
     internal static List<string> SplitPlaceholders(string prompt) =>
         [.. LiteralSplit.Split(prompt, [Image3DPlaceholder, ImagePlaceholder]).Select(s => s.Text)];
 
-    // BPE over text that is already normalized ("▁" for spaces, prefix decided). User-defined pieces are matched
-    // whole first, as SentencePiece does; everything else goes to the library's merge loop.
-    private void EncodeNormalized(string normalized, List<int> ids)
-    {
-        if (_userDefinedLongestFirst.Length == 0)
-        {
-            ids.AddRange(MergeBpe(normalized));
-            return;
-        }
 
-        foreach (var (part, isPiece) in LiteralSplit.Split(normalized, _userDefinedLongestFirst))
-        {
-            if (isPiece)
-            {
-                ids.Add(_pieceIds[part]);
-            }
-            else if (part.Length > 0)
-            {
-                ids.AddRange(MergeBpe(part));
-            }
-        }
-    }
-
-    private IReadOnlyList<int> MergeBpe(string normalized) =>
-        _bpe.EncodeToIds(normalized, addBeginningOfSentence: false, addEndOfSentence: false,
-            considerPreTokenization: false, considerNormalization: false);
-
-    // Cuts added tokens out of the raw text: the leftmost match wins, the longest token at that position;
-    // lstrip/rstrip widen the match over neighbouring whitespace, single_word rejects matches inside a word.
+    // Cuts added tokens out of the raw text: the leftmost match wins, the longest token at that position.
     private List<(int Start, int Length, AddedToken? Token)> SplitAddedTokens(string text)
     {
         var segments = new List<(int, int, AddedToken?)>();
         int pos = 0;
-        int i = 0;
-        while (i < text.Length)
+        for (int i = 0; i < text.Length;)
         {
             AddedToken? match = null;
-            foreach (var t in _addedLongestFirst)
+            foreach (var t in _splitLongestFirst)
+            {
+                if (text.AsSpan(i).StartsWith(t.Content, StringComparison.Ordinal))
+                {
+                    match = t;
+                    break;
+                }
+            }
+
+            if (match is null)
+            {
+                i++;
+                continue;
+            }
+
+            if (i > pos)
+            {
+                segments.Add((pos, i - pos, null));
+            }
+
+            segments.Add((i, match.Content.Length, match));
+            pos = i += match.Content.Length;
+        }
+
+        if (pos < text.Length)
+        {
+            segments.Add((pos, text.Length - pos, null));
+        }
+
+        return segments;
+    }
+
+    // tokenizers' added-token split: single_word rejects a match glued to a word character, lstrip / rstrip widen
+    // the match over neighbouring whitespace (which is then not encoded).
+    private List<(int Start, int Length, AddedToken? Token)> FastSplit(string text)
+    {
+        var segments = new List<(int, int, AddedToken?)>();
+        int pos = 0;
+        for (int i = 0; i < text.Length;)
+        {
+            AddedToken? match = null;
+            foreach (var t in _splitLongestFirst)
             {
                 if (text.AsSpan(i).StartsWith(t.Content, StringComparison.Ordinal)
                     && (!t.SingleWord || IsSingleWord(text, i, i + t.Content.Length)))
@@ -496,20 +573,14 @@ public sealed class Phi3Tokenizer
 
             int start = i;
             int end = i + match.Content.Length;
-            if (match.LStrip)
+            while (match.LStrip && start > pos && char.IsWhiteSpace(text[start - 1]))
             {
-                while (start > pos && char.IsWhiteSpace(text[start - 1]))
-                {
-                    start--;
-                }
+                start--;
             }
 
-            if (match.RStrip)
+            while (match.RStrip && end < text.Length && char.IsWhiteSpace(text[end]))
             {
-                while (end < text.Length && char.IsWhiteSpace(text[end]))
-                {
-                    end++;
-                }
+                end++;
             }
 
             if (start > pos)
@@ -533,13 +604,6 @@ public sealed class Phi3Tokenizer
     {
         static bool IsWordChar(char c) => char.IsLetterOrDigit(c) || c == '_';
         return (start == 0 || !IsWordChar(text[start - 1])) && (end == text.Length || !IsWordChar(text[end]));
-    }
-
-    private static bool TryParseByteToken(string token, out byte b)
-    {
-        b = 0;
-        return token.Length == 6 && token.StartsWith("<0x", StringComparison.Ordinal) && token[5] == '>'
-            && byte.TryParse(token.AsSpan(3, 2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out b);
     }
 
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false,
@@ -566,7 +630,18 @@ public sealed class Phi3Tokenizer
         bytes.Clear();
     }
 
-    private int ResolveToken(string content, string what, string configPath)
+    // Whether encoding put a "▁" in front of the input, which decoding removes again.
+    private bool StripsLeadingSpace => Backend == TokenizerBackend.SentencePiece
+        ? (Legacy ? _model.AddDummyPrefix : AddPrefixSpace)
+        : _config.PrependNormalizer || Prepend != PrependScheme.Never;
+
+    // transformers' clean_up_tokenization: no space before . ? ! , and English contractions.
+    private static string CleanUpTokenizationSpaces(string s) =>
+        s.Replace(" .", ".").Replace(" ?", "?").Replace(" !", "!").Replace(" ,", ",").Replace(" ' ", "'")
+            .Replace(" n't", "n't").Replace(" 'm", "'m").Replace(" 's", "'s").Replace(" 've", "'ve")
+            .Replace(" 're", "'re");
+
+    private int ResolveToken(string content, string what)
     {
         if (_addedByContent.TryGetValue(content, out var t))
         {
@@ -578,7 +653,7 @@ public sealed class Phi3Tokenizer
             return id;
         }
 
-        throw new TokenizerFileException(configPath, $"{what} '{content}' is neither an added token nor a piece");
+        throw new TokenizerFileException(_config.ConfigPath, $"{what} '{content}' is neither an added token nor a piece");
     }
 
     private static void CheckSupported(SentencePieceModel model)
@@ -604,127 +679,5 @@ public sealed class Phi3Tokenizer
         {
             throw new TokenizerFileException(path, "treat_whitespace_as_suffix is not supported");
         }
-    }
-
-    private static JsonDocument? ReadJson(string path)
-    {
-        if (!File.Exists(path))
-        {
-            return null;
-        }
-
-        try
-        {
-            var doc = JsonDocument.Parse(File.ReadAllBytes(path));
-            if (doc.RootElement.ValueKind != JsonValueKind.Object)
-            {
-                doc.Dispose();
-                throw new TokenizerFileException(path, "expected a JSON object at the top level");
-            }
-
-            return doc;
-        }
-        catch (JsonException e)
-        {
-            throw new TokenizerFileException(path, $"invalid JSON ({e.Message})", e);
-        }
-    }
-
-    private static bool? ConfigBool(JsonDocument? config, string path, string key)
-    {
-        if (config is null || !config.RootElement.TryGetProperty(key, out var v) || v.ValueKind == JsonValueKind.Null)
-        {
-            return null;
-        }
-
-        return v.ValueKind switch
-        {
-            JsonValueKind.True => true,
-            JsonValueKind.False => false,
-            _ => throw new TokenizerFileException(path, $"'{key}' must be true or false"),
-        };
-    }
-
-    // A token in a config is either a plain string or an AddedToken object {"content": ...}.
-    private static string? TokenString(JsonElement e) => e.ValueKind switch
-    {
-        JsonValueKind.String => e.GetString(),
-        JsonValueKind.Object when e.TryGetProperty("content", out var c) && c.ValueKind == JsonValueKind.String
-            => c.GetString(),
-        _ => null,
-    };
-
-    private static bool Flag(JsonElement e, string key) =>
-        e.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.True;
-
-    private static IEnumerable<AddedToken> ParseTokenizerJsonAddedTokens(JsonElement list, string path)
-    {
-        if (list.ValueKind != JsonValueKind.Array)
-        {
-            throw new TokenizerFileException(path, "'added_tokens' must be an array");
-        }
-
-        int index = 0;
-        foreach (var e in list.EnumerateArray())
-        {
-            if (!e.TryGetProperty("id", out var id) || !id.TryGetInt32(out int tokenId)
-                || TokenString(e) is not { } content)
-            {
-                throw new TokenizerFileException(path, $"added_tokens[{index}] needs an integer 'id' and a 'content'");
-            }
-
-            yield return new AddedToken(tokenId, content, Flag(e, "special"), Flag(e, "lstrip"), Flag(e, "rstrip"),
-                Flag(e, "single_word"));
-            index++;
-        }
-    }
-
-    private static IEnumerable<AddedToken> ParseAddedTokensDecoder(JsonElement decoder, string path)
-    {
-        if (decoder.ValueKind != JsonValueKind.Object)
-        {
-            throw new TokenizerFileException(path, "'added_tokens_decoder' must be an object");
-        }
-
-        foreach (var p in decoder.EnumerateObject())
-        {
-            if (!int.TryParse(p.Name, NumberStyles.None, CultureInfo.InvariantCulture, out int tokenId)
-                || TokenString(p.Value) is not { } content)
-            {
-                throw new TokenizerFileException(path, $"added_tokens_decoder['{p.Name}'] needs an integer key and a 'content'");
-            }
-
-            var e = p.Value;
-            bool special = e.ValueKind != JsonValueKind.Object || Flag(e, "special");
-            yield return new AddedToken(tokenId, content, special, Flag(e, "lstrip"), Flag(e, "rstrip"),
-                Flag(e, "single_word"));
-        }
-    }
-
-    private static JsonElement? FindMetaspace(JsonElement root)
-    {
-        if (!root.TryGetProperty("pre_tokenizer", out var pre) || pre.ValueKind != JsonValueKind.Object)
-        {
-            return null;
-        }
-
-        if (pre.TryGetProperty("type", out var type) && type.GetString() == "Metaspace")
-        {
-            return pre;
-        }
-
-        if (pre.TryGetProperty("pretokenizers", out var seq) && seq.ValueKind == JsonValueKind.Array)
-        {
-            foreach (var p in seq.EnumerateArray())
-            {
-                if (p.ValueKind == JsonValueKind.Object && p.TryGetProperty("type", out var t)
-                    && t.GetString() == "Metaspace")
-                {
-                    return p;
-                }
-            }
-        }
-
-        return null;
     }
 }

@@ -3,8 +3,8 @@ using System.Text;
 namespace Med2E3.Native.Models.Tokenizer;
 
 /// <summary>
-/// Python string semantics that the reference scripts rely on: <c>str.isspace</c>, <c>str.strip()</c> and
-/// <c>str.split()</c> with no argument.
+/// Python string semantics that the reference scripts rely on: <c>str.isspace</c>, <c>str.strip()</c>,
+/// <c>lstrip()</c>, <c>rstrip()</c> and <c>str.split()</c> with no argument.
 /// </summary>
 /// <remarks>
 /// .NET's <see cref="char.IsWhiteSpace(char)"/> differs from Python's isspace: Python also counts the
@@ -39,6 +39,30 @@ public static class PyText
         }
 
         return s.Substring(start, end - start);
+    }
+
+    /// <summary>Python <c>s.lstrip()</c>.</summary>
+    public static string LStrip(string s)
+    {
+        int start = 0;
+        while (start < s.Length && IsSpace(s[start]))
+        {
+            start++;
+        }
+
+        return s[start..];
+    }
+
+    /// <summary>Python <c>s.rstrip()</c>.</summary>
+    public static string RStrip(string s)
+    {
+        int end = s.Length;
+        while (end > 0 && IsSpace(s[end - 1]))
+        {
+            end--;
+        }
+
+        return s[..end];
     }
 
     /// <summary>Python <c>s.split()</c>: runs of whitespace separate words, empty words are dropped.</summary>

@@ -169,42 +169,74 @@ public class Phi3TokenizerTests
         Assert.Equal(text, Tok.Decode(Tok.Encode(text)));
     }
 
-    [Fact]
-    public void ConfigWithAddedTokensDecoderAndStripFlags()
+    private static object StripFlagsConfig(bool? legacy) => new
     {
-        string dir = TempCheckpoint(new
+        add_bos_token = false,
+        legacy,
+        bos_token = "<s>",
+        eos_token = new { content = "<|endoftext|>" },
+        unk_token = "<unk>",
+        pad_token = "<|endoftext|>",
+        added_tokens_decoder = new Dictionary<string, object>
         {
-            add_bos_token = false,
-            bos_token = "<s>",
-            eos_token = new { content = "<|endoftext|>" },
-            unk_token = "<unk>",
-            pad_token = "<|endoftext|>",
-            added_tokens_decoder = new Dictionary<string, object>
-            {
-                ["0"] = new { content = "<unk>", special = true },
-                ["1"] = new { content = "<s>", special = true },
-                ["2"] = new { content = "</s>", special = true },
-                ["320"] = new { content = "<|endoftext|>", special = true },
-                ["321"] = new { content = "<|assistant|>", special = true, rstrip = true },
-                ["322"] = new { content = "<|user|>", special = true, lstrip = true },
-                ["323"] = new { content = "<|note|>", special = false },
-            },
-        });
+            ["0"] = new { content = "<unk>", special = true },
+            ["1"] = new { content = "<s>", special = true },
+            ["2"] = new { content = "</s>", special = true },
+            ["320"] = new { content = "<|endoftext|>", special = true },
+            ["321"] = new { content = "<|assistant|>", special = true, rstrip = true },
+            ["322"] = new { content = "<|user|>", special = true, lstrip = true },
+            ["323"] = new { content = "<|note|>", special = false },
+        },
+    };
+
+    [Fact]
+    public void SlowTokenizerHonoursLegacyFalseAndTheStripFlags()
+    {
+        string dir = TempCheckpoint(StripFlagsConfig(legacy: false));
         try
         {
             var tok = Phi3Tokenizer.Load(dir);
+            Assert.Equal(TokenizerBackend.SentencePiece, tok.Backend);
             Assert.False(tok.AddBosToken);
+            Assert.False(tok.Legacy);
+            Assert.True(tok.AddPrefixSpace);
             Assert.Equal(320, tok.EosTokenId);
             Assert.Equal(320, tok.PadTokenId);
-            Assert.Equal(PrependScheme.First, tok.Prepend);
-            // rstrip swallows the two spaces; "in" then does not start the input: i n.
-            Assert.Equal([321, 267, 270], tok.Encode("<|assistant|>  in"));
+            // "▁<|assistant|>  in": rstrip swallows the two spaces; "in" does not start with "▁", so it gets none: i n.
+            // The lone "▁" in front stays, because <|assistant|> is not among bos/eos/unk/pad (all_special_tokens).
+            Assert.Equal([265, 321, 267, 270], tok.Encode("<|assistant|>  in"));
+            // <|endoftext|> is the eos token, so the lone "▁" before it is dropped.
+            Assert.Equal([320, 267, 270], tok.Encode("<|endoftext|>in"));
             // lstrip swallows the space before the token: "▁in" + token.
             Assert.Equal([263, 270, 322], tok.Encode("in <|user|>"));
+            // add_prefix_space puts "▁" in front even of a leading space: "▁ in" → ▁ ▁i n.
+            Assert.Equal([265, 263, 270], tok.Encode(" in"));
             // Without BOS the prompt chunks keep all their ids.
             Assert.Equal([265, 297, -201], tok.EncodePrompt("x<image3d>"));
             // A non-special added token survives skipSpecialTokens.
             Assert.Equal("x<|note|>", tok.Decode([265, 297, 323, 320]));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(null)]
+    public void SlowTokenizerWithLegacyGivesEveryPieceItsDummyPrefix(bool? legacy)
+    {
+        // legacy true, and also absent or null (transformers' default): SentencePiece's own dummy prefix on each
+        // piece between added tokens, so "in" after a token is "▁in" → ▁i n.
+        string dir = TempCheckpoint(StripFlagsConfig(legacy));
+        try
+        {
+            var tok = Phi3Tokenizer.Load(dir);
+            Assert.True(tok.Legacy);
+            Assert.Equal([321, 263, 270], tok.Encode("<|assistant|>  in"));
+            Assert.Equal([320, 263, 270], tok.Encode("<|endoftext|>in"));
+            Assert.Equal([265, 263, 270], tok.Encode(" in"));
         }
         finally
         {
@@ -254,6 +286,61 @@ public class Phi3TokenizerTests
             File.WriteAllText(Path.Combine(dir, "tokenizer_config.json"), """{"eos_token": "<nope>"}""");
             var eos = Assert.Throws<TokenizerFileException>(() => Phi3Tokenizer.Load(dir));
             Assert.Contains("<nope>", eos.Message);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Theory]
+    [InlineData("""{"legacy": "no"}""", "'legacy' must be true, false or null")]
+    [InlineData("""{"add_prefix_space": 1}""", "'add_prefix_space' must be true, false or null")]
+    [InlineData("""{"sp_model_kwargs": {"enable_sampling": true}}""", "enable_sampling")]
+    public void BadFlagsThrowTypedExceptionsNamingTheFile(string config, string problem)
+    {
+        string dir = TempCheckpoint(null);
+        try
+        {
+            File.WriteAllText(Path.Combine(dir, "tokenizer_config.json"), config);
+            var e = Assert.Throws<TokenizerFileException>(() => Phi3Tokenizer.Load(dir));
+            Assert.EndsWith("tokenizer_config.json", e.FilePath);
+            Assert.Contains(problem, e.Message);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void UnsupportedTokenizerJsonPipelineIsRefused()
+    {
+        string dir = TempCheckpoint(new { backend = "tokenizers" });
+        try
+        {
+            File.WriteAllText(Path.Combine(dir, "tokenizer.json"), """{"normalizer": {"type": "NFKC"}}""");
+            var e = Assert.Throws<TokenizerFileException>(() => Phi3Tokenizer.Load(dir));
+            Assert.EndsWith("tokenizer.json", e.FilePath);
+            Assert.Contains("normalizer 'NFKC' is not supported", e.Message);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void AddPrefixSpaceNullMeansNoPrefix()
+    {
+        // Python None is falsy: the slow tokenizer with legacy false then puts no "▁" in front: "in" → i n.
+        string dir = TempCheckpoint(new { legacy = false, add_prefix_space = (bool?)null });
+        try
+        {
+            var tok = Phi3Tokenizer.Load(dir);
+            Assert.False(tok.AddPrefixSpace);
+            Assert.Equal([1, 267, 270], tok.Encode("in"));
+            Assert.Equal("in", tok.Decode([1, 267, 270]));
         }
         finally
         {
