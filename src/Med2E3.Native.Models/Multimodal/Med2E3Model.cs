@@ -132,7 +132,9 @@ public sealed class Med2E3Model : IDisposable
             var v3c = Vision3DConnector.Load(Loader(ckpt.Vision3DConnector), ckpt.Vision3DConfig.Grid,
                 ckpt.Vision3DConfig.HiddenSize, d, ckpt.BertConfig.HiddenSize);
             var llm = Phi3.Load(Loader(ckpt.Llm), ckpt.LlmConfig);
-            var tokenizer = Phi3Tokenizer.Load(ckpt.Tokenizer.Directory);
+            // args/config.json's tokenizer_use_fast asks for LlamaTokenizerFast; otherwise tokenizer_config.json decides.
+            var tokenizer = Phi3Tokenizer.Load(ckpt.Tokenizer.Directory,
+                ckpt.Args.TokenizerUseFast ? TokenizerBackend.Tokenizers : null);
             var questionTokenizer = BertWordPieceTokenizer.Load(vocab);
             return new Med2E3Model(ckpt, device, dtype, parameters, vision3D, text, vision2D, v2c, v3c, llm, tokenizer,
                 questionTokenizer);
