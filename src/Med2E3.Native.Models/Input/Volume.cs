@@ -60,8 +60,21 @@ public sealed class Volume
     /// </summary>
     public string? SourceAxisCodes { get; init; }
 
-    /// <summary>Which header fields gave the orientation: "sform", "qform", "pixdim" or null (.npy).</summary>
+    /// <summary>
+    /// Which header fields gave the orientation: "sform", "qform", "pixdim" (NIfTI), "ImagePositionPatient" (DICOM)
+    /// or null (.npy).
+    /// </summary>
     public string? OrientationSource { get; init; }
+
+    /// <summary>
+    /// The 4×4 affine of <see cref="Data"/>: (w, h, d, 1) → RAS+ world coordinates in mm, i.e. the NIfTI affine of
+    /// the canonical array stored with W fastest (its columns point towards L, P and I up to obliquity). Null when the
+    /// file carries no geometry (.npy).
+    /// </summary>
+    public double[,]? Affine { get; init; }
+
+    /// <summary>The frame that was read of a 4-D file (NIfTI dim[4] &gt; 1), else null.</summary>
+    public int? Frame { get; init; }
 
     /// <summary>Non-fatal findings of the reader (replaced NaN voxels, ignored scaling, orientation fallbacks).</summary>
     public IReadOnlyList<string> Warnings { get; init; } = [];
