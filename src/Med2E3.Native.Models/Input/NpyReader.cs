@@ -88,7 +88,7 @@ public static class NpyReader
             : new CanonicalLayout(d, h, w, 0, 1, w, (long)h * w);
         var (ni, nj, nk) = fortran ? (d, h, w) : (w, h, d);
         VoxelDecoder.Read(stream, type, bigEndian, data, layout, ni, nj, nk, scale: false, slope: 1, inter: 0, path,
-            $"('{descr}') after the {10 + (lenBytes - 2) + headerLen}-byte header");
+            $"('{descr}') after the {10 + (lenBytes - 2) + headerLen}-byte header", roundOnce: true);
 
         var warnings = new List<string>();
         if (VoxelDecoder.CheckFinite(data, h, w, options.NonFinite, path) is { } warning)

@@ -12,11 +12,13 @@ internal static class VoxelDecoder
     /// and writes every voxel straight to its place in <paramref name="dst"/> given by <paramref name="layout"/>, so
     /// that a volume is reordered while it is decoded, without a second full-size array. value = raw · slope +
     /// inter, computed in float64 and rounded once to float32 (<paramref name="scale"/> false: float32
-    /// data is copied bit for bit).
+    /// data is copied bit for bit). Unscaled 64-bit integers go through float64 as nibabel's <c>get_fdata</c> does,
+    /// or, with <paramref name="roundOnce"/>, straight to float32 as numpy's <c>astype(np.float32)</c> does (the two
+    /// differ for integers beyond 2^53 that lie just above half a float32 step).
     /// </summary>
     public static void Read(
         Stream stream, VoxelType type, bool bigEndian, Span<float> dst, CanonicalLayout layout, int ni, int nj, int nk,
-        bool scale, double slope, double inter, string path, string where)
+        bool scale, double slope, double inter, string path, string where, bool roundOnce = false)
     {
         int size = VoxelTypeInfo.Size(type);
         long total = (long)ni * nj * nk;
@@ -48,11 +50,11 @@ internal static class VoxelDecoder
                 var src = buffer.AsSpan(at * size, run * size);
                 if (piece is null)
                 {
-                    Decode(src, type, bigEndian, dst.Slice((int)o, run), scale, slope, inter);
+                    Decode(src, type, bigEndian, dst.Slice((int)o, run), scale, slope, inter, roundOnce);
                 }
                 else
                 {
-                    Decode(src, type, bigEndian, piece.AsSpan(0, run), scale, slope, inter);
+                    Decode(src, type, bigEndian, piece.AsSpan(0, run), scale, slope, inter, roundOnce);
                     for (int x = 0; x < run; x++, o += layout.StrideI)
                     {
                         dst[(int)o] = piece[x];
@@ -67,8 +69,22 @@ internal static class VoxelDecoder
     }
 
     private static void Decode(
-        ReadOnlySpan<byte> src, VoxelType type, bool be, Span<float> dst, bool scale, double slope, double inter)
+        ReadOnlySpan<byte> src, VoxelType type, bool be, Span<float> dst, bool scale, double slope, double inter,
+        bool roundOnce)
     {
+        if (!scale && roundOnce && type is VoxelType.Int64 or VoxelType.UInt64)
+        {
+            for (int i = 0; i < dst.Length; i++)
+            {
+                var b = src.Slice(i * 8, 8);
+                dst[i] = type == VoxelType.Int64
+                    ? be ? BinaryPrimitives.ReadInt64BigEndian(b) : BinaryPrimitives.ReadInt64LittleEndian(b)
+                    : be ? BinaryPrimitives.ReadUInt64BigEndian(b) : BinaryPrimitives.ReadUInt64LittleEndian(b);
+            }
+
+            return;
+        }
+
         if (!scale && type == VoxelType.Float32)
         {
             for (int i = 0; i < dst.Length; i++)
