@@ -93,6 +93,9 @@ public static class NiftiReader
             Affine = affine,
             SourceAxisCodes = Orientation.AxisCodes(axes.WorldAxis, axes.Sign),
             OrientationSource = source,
+            FormatDetails = $"NIfTI-{header.Version}{(header.BigEndian ? " big-endian" : "")}, {VoxelTypeInfo.Name(type)} " +
+                $"stored {ni}×{nj}×{nk} (i, j, k)" + (frames > 1 ? $", frame {frame} of {frames}" : "") +
+                (scale ? $", scl_slope {slope} scl_inter {inter}" : ""),
             Frame = frames > 1 ? frame : null,
             Warnings = warnings,
         };

@@ -96,7 +96,11 @@ public static class NpyReader
             warnings.Add(warning);
         }
 
-        return new Volume(data, d, h, w, path, VolumeFileFormat.Npy) { Warnings = warnings };
+        return new Volume(data, d, h, w, path, VolumeFileFormat.Npy)
+        {
+            FormatDetails = $".npy {major}.0, '{descr}', {(fortran ? "Fortran" : "C")} order, shape {ShapeText(shape)}",
+            Warnings = warnings,
+        };
     }
 
     private static (int D, int H, int W) SpatialShape(long[] shape, string path, VolumeReadOptions options)

@@ -33,7 +33,7 @@ public class NiftiErrorTests
     [Fact]
     public void UnknownFormat() => Assert.Equal(
         "unknown volume format: the content starts with 3C 68 74 6D 6C 3E, which is neither .npy (93 4E 55 4D 50 59) " +
-        "nor NIfTI (sizeof_hdr 348 or 540), optionally gzip-compressed",
+        "nor NIfTI (sizeof_hdr 348 or 540), optionally gzip-compressed, nor DICOM Part 10 ('DICM' at byte 128)",
         Problem("<html><body>"u8.ToArray()));
 
     [Fact]
