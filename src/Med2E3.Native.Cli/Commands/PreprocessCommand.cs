@@ -144,7 +144,7 @@ public static class PreprocessCommand
                     NpyWriter.Write(settings.OutPath, data, 1, input.Depth, input.Height, input.Width);
                 else
                     NiftiWriter.WriteWithAffine(settings.OutPath, data, input.Depth, input.Height, input.Width, affine,
-                        "Med2E3.Native model input");
+                        "Med2E3.Native model input", source.SourceAxisCodes ?? Orientation.CanonicalAxisCodes);
                 return 0;
             }));
 

@@ -23,29 +23,34 @@ public enum NiftiStorage
 public static class NiftiWriter
 {
     /// <summary>
-    /// Writes <paramref name="data"/> (D, H, W) as float32 in its own order (i = W, j = H, k = D) with
-    /// <paramref name="affine"/> ((w, h, d, 1) → RAS+ mm, see <see cref="Volume.Affine"/>) as the sform, and as the
-    /// qform its rotation, voxel sizes and origin (exact unless the affine shears, e.g. after a gantry tilt, where
-    /// the qform is the closest rotation and the sform keeps the shear). Gzip-compressed when the name ends in ".gz".
+    /// Writes the canonical array <paramref name="data"/> (D, H, W), whose affine is <paramref name="affine"/> ((w, h,
+    /// d, 1) → RAS+ mm, see <see cref="Volume.Affine"/>), as float32 with its voxel axes stored as
+    /// <paramref name="storedAxes"/> says (axis codes, fastest first, e.g. the source file's
+    /// <see cref="Volume.SourceAxisCodes"/>; "LPI", the canonical order itself, by default). The affine of the stored
+    /// axes is the sform, and its rotation, voxel sizes and origin the qform (exact unless the affine shears, e.g.
+    /// after a gantry tilt: the qform is then the closest rotation, the sform keeps the shear). Stored like its
+    /// source, a model input is reoriented by any reader (this one, nibabel) exactly as the source was, even when the
+    /// source is so oblique that another axis order would be reoriented differently. Gzip-compressed when the name
+    /// ends in ".gz".
     /// </summary>
     public static void WriteWithAffine(string path, ReadOnlySpan<float> data, int d, int h, int w, double[,] affine,
-        string description = "")
+        string description = "", string storedAxes = Orientation.CanonicalAxisCodes)
     {
         using var file = File.Create(path);
         if (path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase))
         {
             using var gz = new GZipStream(file, CompressionLevel.Optimal);
-            WriteWithAffine(gz, data, d, h, w, affine, description);
+            WriteWithAffine(gz, data, d, h, w, affine, description, storedAxes);
         }
         else
         {
-            WriteWithAffine(file, data, d, h, w, affine, description);
+            WriteWithAffine(file, data, d, h, w, affine, description, storedAxes);
         }
     }
 
     /// <summary>Writes NIfTI-1 content to <paramref name="stream"/> (see the path overload).</summary>
     public static void WriteWithAffine(Stream stream, ReadOnlySpan<float> data, int d, int h, int w, double[,] affine,
-        string description = "")
+        string description = "", string storedAxes = Orientation.CanonicalAxisCodes)
     {
         ArgumentNullException.ThrowIfNull(affine);
         if (d < 1 || h < 1 || w < 1 || (long)d * h * w != data.Length)
@@ -58,6 +63,35 @@ public static class NiftiWriter
             throw new ArgumentException($"size {d}×{h}×{w} exceeds NIfTI-1's 32767 per axis", nameof(data));
         }
 
+        // Stored axis v is canonical axis o = 2 − worldAxis[v] (its affine column worldAxis[v]), reversed when it
+        // points towards +R, +A or +S: stored index s ↔ canonical index n − 1 − s.
+        var (worldAxis, sign) = Orientation.FromAxisCodes(storedAxes);
+        int[] canonicalSize = [d, h, w];
+        var n = new int[3];
+        var stored = new double[4, 4];
+        stored[3, 3] = 1;
+        for (int r = 0; r < 3; r++)
+        {
+            stored[r, 3] = affine[r, 3];
+        }
+
+        for (int v = 0; v < 3; v++)
+        {
+            n[v] = canonicalSize[2 - worldAxis[v]];
+            int column = worldAxis[v];
+            bool flip = sign[v] > 0;
+            for (int r = 0; r < 3; r++)
+            {
+                stored[r, v] = flip ? -affine[r, column] : affine[r, column];
+                if (flip)
+                {
+                    stored[r, 3] += affine[r, column] * (n[v] - 1);
+                }
+            }
+        }
+
+        affine = stored;
+        var layout = Orientation.Layout(n[0], n[1], n[2], worldAxis, sign);
         var m = new double[3, 3];
         var zoom = new double[3];
         for (int c = 0; c < 3; c++)
@@ -76,7 +110,7 @@ public static class NiftiWriter
 
         var rotation = Orientation.PolarFactor(m);
         var (b, c2, d2, qfac) = Quaternion(rotation);
-        var hdr = Header(w, h, d, 16, 32, [qfac, zoom[0], zoom[1], zoom[2]], description);
+        var hdr = Header(n[0], n[1], n[2], 16, 32, [qfac, zoom[0], zoom[1], zoom[2]], description);
         var s = hdr.AsSpan();
         BinaryPrimitives.WriteSingleLittleEndian(s[256..], (float)b);
         BinaryPrimitives.WriteSingleLittleEndian(s[260..], (float)c2);
@@ -91,16 +125,19 @@ public static class NiftiWriter
         }
 
         stream.Write(hdr);
-        var buffer = new byte[4 * Math.Min(data.Length, 1 << 16)];
-        for (int i = 0; i < data.Length; i += buffer.Length / 4)
+        var row = new byte[4 * n[0]];
+        for (int k = 0; k < n[2]; k++)
         {
-            int n = Math.Min(buffer.Length / 4, data.Length - i);
-            for (int j = 0; j < n; j++)
+            for (int j = 0; j < n[1]; j++)
             {
-                BinaryPrimitives.WriteSingleLittleEndian(buffer.AsSpan(4 * j), data[i + j]);
-            }
+                long o = layout.IndexOf(0, j, k);
+                for (int i = 0; i < n[0]; i++, o += layout.StrideI)
+                {
+                    BinaryPrimitives.WriteSingleLittleEndian(row.AsSpan(4 * i), data[(int)o]);
+                }
 
-            stream.Write(buffer, 0, 4 * n);
+                stream.Write(row);
+            }
         }
     }
 

@@ -149,6 +149,35 @@ public static class Orientation
         return new string(c);
     }
 
+    /// <summary>The (world axis, sign) per stored axis of axis codes such as "RAS" (the inverse of <see cref="AxisCodes"/>).</summary>
+    /// <exception cref="ArgumentException">not three codes naming three different world axes.</exception>
+    public static (int[] WorldAxis, int[] Sign) FromAxisCodes(string codes)
+    {
+        ArgumentNullException.ThrowIfNull(codes);
+        var worldAxis = new int[3];
+        var sign = new int[3];
+        for (int v = 0; v < 3 && codes.Length == 3; v++)
+        {
+            (worldAxis[v], sign[v]) = codes[v] switch
+            {
+                'R' => (0, 1),
+                'L' => (0, -1),
+                'A' => (1, 1),
+                'P' => (1, -1),
+                'S' => (2, 1),
+                'I' => (2, -1),
+                _ => (-1, 0),
+            };
+        }
+
+        if (codes.Length != 3 || worldAxis.Distinct().Count() != 3 || worldAxis.Contains(-1))
+        {
+            throw new ArgumentException($"'{codes}' are not axis codes of three different world axes", nameof(codes));
+        }
+
+        return (worldAxis, sign);
+    }
+
     /// <summary>
     /// Where stored voxels of sizes (<paramref name="ni"/>, <paramref name="nj"/>, <paramref name="nk"/>) with the
     /// given orientation land in the canonical array.
