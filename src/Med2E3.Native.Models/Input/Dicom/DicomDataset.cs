@@ -37,7 +37,7 @@ public sealed class DicomDataset
             return null;
         }
 
-        string s = Encoding.Latin1.GetString(e.Value).TrimEnd(' ', '\0').TrimStart(' ');
+        string s = Clean(Encoding.Latin1.GetString(e.Value).TrimEnd(' ', '\0').TrimStart(' '));
         return s.Length == 0 ? null : s;
     }
 
@@ -49,7 +49,7 @@ public sealed class DicomDataset
             return null;
         }
 
-        string s = (utf8 ? Encoding.UTF8 : Encoding.Latin1).GetString(e.Value).TrimEnd(' ', '\0').Trim();
+        string s = Clean((utf8 ? Encoding.UTF8 : Encoding.Latin1).GetString(e.Value).TrimEnd(' ', '\0').Trim());
         return s.Length == 0 ? null : s;
     }
 
@@ -65,6 +65,19 @@ public sealed class DicomDataset
         }
 
         var b = e.Value.AsSpan();
+        int size = e.Vr switch
+        {
+            "US" or "SS" => 2,
+            "UL" or "SL" or "FL" => 4,
+            "FD" => 8,
+            _ => 0,
+        };
+        if (size > 0 && b.Length % size != 0)
+        {
+            throw new VolumeFormatException(FilePath,
+                $"{DicomTags.Name(tag)} ({e.Vr}) holds {b.Length} bytes, not a whole number of {size}-byte values");
+        }
+
         switch (e.Vr)
         {
             case "US":
@@ -153,5 +166,14 @@ public sealed class DicomDataset
         return values;
     }
 
-    internal static string Shorten(string s) => s.Length <= 64 ? s : s[..61] + "...";
+    /// <summary>A value as messages quote it: control characters shown as '?', at most 64 characters.</summary>
+    internal static string Shorten(string s)
+    {
+        s = Clean(s);
+        return s.Length <= 64 ? s : s[..61] + "...";
+    }
+
+    // Text from a file never carries control characters (line breaks, escapes) into names or messages.
+    private static string Clean(string s) =>
+        s.Any(char.IsControl) ? new string([.. s.Select(c => char.IsControl(c) ? '?' : c)]) : s;
 }

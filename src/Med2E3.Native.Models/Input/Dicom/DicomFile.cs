@@ -17,10 +17,12 @@ public sealed class DicomFile
 {
     private readonly long _datasetStart;
     private readonly DicomParser.PixelDataLocation? _pixelData;
+    private readonly long _fileLength;
 
     internal DicomFile(string path, DicomTransferSyntax syntax, DicomDataset meta, DicomDataset dataset, long datasetStart,
-        DicomParser.PixelDataLocation? pixelData)
+        DicomParser.PixelDataLocation? pixelData, long fileLength)
     {
+        _fileLength = fileLength;
         FilePath = path;
         TransferSyntax = syntax;
         Meta = meta;
@@ -83,7 +85,7 @@ public sealed class DicomFile
         if (samples != 1 || photometric is not ("MONOCHROME1" or "MONOCHROME2"))
         {
             throw Unsupported($"is a colour or palette image (SamplesPerPixel {samples}, PhotometricInterpretation " +
-                $"'{photometric}'); only grayscale MONOCHROME1 and MONOCHROME2 images are supported");
+                $"'{DicomDataset.Shorten(photometric)}'); only grayscale MONOCHROME1 and MONOCHROME2 images are supported");
         }
 
         if (Rows is < 1 or > 65535 || Columns is < 1 or > 65535)
@@ -124,7 +126,19 @@ public sealed class DicomFile
         }
 
         long needed = (long)Rows * Columns * (allocated / 8) * FrameCount;
-        if (!encapsulated && _pixelData.Length < needed)
+        if (encapsulated)
+        {
+            // Before anything is allocated: compressed data can hold at most 64 times its size with RLE (a 128-byte run
+            // in 2 bytes) and 8 pixels per byte with JPEG Lossless (at least one bit per sample).
+            long available = _fileLength - _datasetStart - _pixelData.Offset;
+            long most = TransferSyntax.Encoding == DicomPixelEncoding.Rle ? 64 * available : 8 * available * (allocated / 8);
+            if (needed > most)
+            {
+                throw Problem($"truncated pixel data: {available} bytes of {TransferSyntax.Name} data cannot hold " +
+                    $"{FrameCount} frame(s) of {Columns}×{Rows} at {allocated} bits");
+            }
+        }
+        else if (_pixelData.Length < needed)
         {
             throw Problem($"truncated pixel data: {_pixelData.Length} bytes for {FrameCount} frame(s) of {Columns}×{Rows} " +
                 $"at {allocated} bits, which need {needed}");

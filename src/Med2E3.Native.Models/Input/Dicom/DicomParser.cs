@@ -110,7 +110,7 @@ internal static class DicomParser
             }
         }
 
-        return new DicomFile(path, syntax, meta, dataset, datasetStart, state.PixelData);
+        return new DicomFile(path, syntax, meta, dataset, datasetStart, state.PixelData, file.Length);
     }
 
     /// <summary>Where the pixel data element's value starts (in the dataset stream) and how long it is.</summary>

@@ -149,7 +149,7 @@ public static class DicomSeriesReader
             bool utf8 = ds.GetString(DicomTags.SpecificCharacterSet)?.Contains("ISO_IR 192", StringComparison.Ordinal) == true;
             string folder = Path.GetRelativePath(root, Path.GetDirectoryName(first.FilePath) ?? root);
             var info = new DicomSeriesInfo(stacks.Count + 1, ds.GetString(DicomTags.SeriesInstanceUid) ?? "(none)",
-                ds.GetInt(DicomTags.SeriesNumber), ds.GetString(DicomTags.Modality), Printable(ds.GetText(DicomTags.SeriesDescription, utf8)),
+                ds.GetInt(DicomTags.SeriesNumber), Printable(ds.GetString(DicomTags.Modality)), Printable(ds.GetText(DicomTags.SeriesDescription, utf8)),
                 frames.Count, groupFiles.Count, first.Rows, first.Columns, folder == "." ? "." : "./" + folder);
             stacks.Add(new Stack(info, groupFiles, frames));
         }
@@ -227,8 +227,8 @@ public static class DicomSeriesReader
         return matching.Count switch
         {
             1 => matching[0],
-            0 => throw Ambiguous(path, $"no DICOM series has SeriesInstanceUID {choice}", stacks),
-            _ => throw Ambiguous(path, $"SeriesInstanceUID {choice} holds {matching.Count} stacks of different image size or " +
+            0 => throw Ambiguous(path, $"no DICOM series has SeriesInstanceUID {DicomDataset.Shorten(choice)}", stacks),
+            _ => throw Ambiguous(path, $"SeriesInstanceUID {DicomDataset.Shorten(choice)} holds {matching.Count} stacks of different image size or " +
                 "orientation; choose one by number", matching),
         };
     }
@@ -506,6 +506,5 @@ public static class DicomSeriesReader
 
     private static string Num(double x) => x.ToString("0.###", CultureInfo.InvariantCulture);
 
-    private static string? Printable(string? s) =>
-        s is null ? null : new string([.. s.Select(c => char.IsControl(c) ? ' ' : c)]);
+    private static string? Printable(string? s) => s is null ? null : DicomDataset.Shorten(s);
 }

@@ -84,5 +84,5 @@ public sealed record DicomTransferSyntax(string Uid, string Name, bool ExplicitV
     public static string Describe(string uid) =>
         Find(uid) is { } t ? $"{t.Name} ({uid})"
         : Refused.TryGetValue(uid, out string? name) ? $"{name} ({uid})"
-        : $"an unknown transfer syntax ({uid})";
+        : $"an unknown transfer syntax ({DicomDataset.Shorten(uid)})";
 }

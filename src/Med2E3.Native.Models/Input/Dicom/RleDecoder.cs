@@ -37,7 +37,7 @@ internal static class RleDecoder
         dst.Clear();
         for (int s = 0; s < segments; s++)
         {
-            if (offsets[s] < 64 || offsets[s] > offsets[s + 1])
+            if (offsets[s] < 64 || offsets[s] > offsets[s + 1] || offsets[s + 1] > frame.Length)
             {
                 throw new VolumeFormatException(path, $"RLE segment {s} offset {offsets[s]} is outside the frame");
             }
