@@ -428,4 +428,45 @@ public class PreprocessTests
         var r = Preprocess.Run(Random01(64, 1), 4, 4, 4, new PreprocessOptions(4, 4, 4) { RoundToBf16 = true });
         Assert.All(r.Data, v => Assert.Equal(0u, BitConverter.SingleToUInt32Bits(v) & 0xFFFF));
     }
+
+    [Fact]
+    public void AVolumeIsReadAndPreprocessedWithoutASecondFullSizeArray()
+    {
+        // 40×100×120 int16 stored RAS (every axis reversed on the way in): the reader allocates the float volume and
+        // its 1 MiB chunk buffers; in-place preprocessing allocates the output and the resize taps, not another volume.
+        const int d = 40, h = 100, w = 120;
+        var rng = new Random(4);
+        var stored = Enumerable.Range(0, d * h * w).Select(_ => (double)rng.Next(-1000, 1500)).ToArray();
+        var b = new NiftiBuilder
+        {
+            Dim = [3, w, h, d, 1, 1, 1, 1],
+            Datatype = 4,
+            Bitpix = 16,
+            QformCode = 1,
+            Pixdim = [1, 0.7, 0.7, 2.5, 1, 1, 1, 1],
+            Data = Encode.Values(stored, "i2", false),
+        }.Build();
+        using var dir = new TempDir();
+        string path = dir.Write("big.nii", b);
+        long volumeBytes = 4L * d * h * w;
+
+        long start = GC.GetAllocatedBytesForCurrentThread();
+        var v = VolumeReader.Read(path);
+        long read = GC.GetAllocatedBytesForCurrentThread() - start;
+        Assert.True(read < volumeBytes + (3 << 20), $"reading allocated {read} bytes for a {volumeBytes}-byte volume");
+
+        start = GC.GetAllocatedBytesForCurrentThread();
+        var r = Preprocess.Run(v, new PreprocessOptions(8, 32, 32) { Window = (-160f, 240f), InPlace = true });
+        long prepared = GC.GetAllocatedBytesForCurrentThread() - start;
+        Assert.True(prepared < 4 * 8 * 32 * 32 + (1 << 20), $"preprocessing in place allocated {prepared} bytes");
+
+        // Without InPlace the crop is the one extra array (here the body fills the whole volume).
+        var copy = VolumeReader.Read(path);
+        start = GC.GetAllocatedBytesForCurrentThread();
+        var r2 = Preprocess.Run(copy, new PreprocessOptions(8, 32, 32) { Window = (-160f, 240f) });
+        long copied = GC.GetAllocatedBytesForCurrentThread() - start;
+        long crop = 4L * r2.Crop.Depth * r2.Crop.Height * r2.Crop.Width;
+        Assert.True(copied < crop + 4 * 8 * 32 * 32 + (1 << 20), $"preprocessing a copy allocated {copied} bytes, crop {crop}");
+        Assert.Equal(r2.Data, r.Data);
+    }
 }
