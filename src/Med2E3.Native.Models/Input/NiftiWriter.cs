@@ -36,16 +36,15 @@ public static class NiftiWriter
     public static void WriteWithAffine(string path, ReadOnlySpan<float> data, int d, int h, int w, double[,] affine,
         string description = "", string storedAxes = Orientation.CanonicalAxisCodes)
     {
-        using var file = File.Create(path);
-        if (path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase))
-        {
-            using var gz = new GZipStream(file, CompressionLevel.Optimal);
-            WriteWithAffine(gz, data, d, h, w, affine, description, storedAxes);
-        }
-        else
-        {
-            WriteWithAffine(file, data, d, h, w, affine, description, storedAxes);
-        }
+        using var stream = Create(path, CompressionLevel.Optimal);
+        WriteWithAffine(stream, data, d, h, w, affine, description, storedAxes);
+    }
+
+    // The file, through a gzip encoder when its name ends in ".gz" (disposing the result closes both).
+    private static Stream Create(string path, CompressionLevel level)
+    {
+        var file = File.Create(path);
+        return path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? new GZipStream(file, level) : file;
     }
 
     /// <summary>Writes NIfTI-1 content to <paramref name="stream"/> (see the path overload).</summary>
@@ -63,34 +62,10 @@ public static class NiftiWriter
             throw new ArgumentException($"size {d}×{h}×{w} exceeds NIfTI-1's 32767 per axis", nameof(data));
         }
 
-        // Stored axis v is canonical axis o = 2 − worldAxis[v] (its affine column worldAxis[v]), reversed when it
-        // points towards +R, +A or +S: stored index s ↔ canonical index n − 1 − s.
         var (worldAxis, sign) = Orientation.FromAxisCodes(storedAxes);
         int[] canonicalSize = [d, h, w];
-        var n = new int[3];
-        var stored = new double[4, 4];
-        stored[3, 3] = 1;
-        for (int r = 0; r < 3; r++)
-        {
-            stored[r, 3] = affine[r, 3];
-        }
-
-        for (int v = 0; v < 3; v++)
-        {
-            n[v] = canonicalSize[2 - worldAxis[v]];
-            int column = worldAxis[v];
-            bool flip = sign[v] > 0;
-            for (int r = 0; r < 3; r++)
-            {
-                stored[r, v] = flip ? -affine[r, column] : affine[r, column];
-                if (flip)
-                {
-                    stored[r, 3] += affine[r, column] * (n[v] - 1);
-                }
-            }
-        }
-
-        affine = stored;
+        int[] n = [.. worldAxis.Select(a => canonicalSize[2 - a])];
+        affine = Orientation.StoredAffine(affine, d, h, w, worldAxis, sign);
         var layout = Orientation.Layout(n[0], n[1], n[2], worldAxis, sign);
         var m = new double[3, 3];
         var zoom = new double[3];
@@ -239,16 +214,8 @@ public static class NiftiWriter
         string path, ReadOnlySpan<float> data, int d, int h, int w, (double D, double H, double W) spacingMm,
         NiftiStorage storage = NiftiStorage.Float32, string description = "")
     {
-        using var file = File.Create(path);
-        if (path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase))
-        {
-            using var gz = new GZipStream(file, CompressionLevel.SmallestSize);
-            Write(gz, data, d, h, w, spacingMm, storage, description);
-        }
-        else
-        {
-            Write(file, data, d, h, w, spacingMm, storage, description);
-        }
+        using var stream = Create(path, CompressionLevel.SmallestSize);
+        Write(stream, data, d, h, w, spacingMm, storage, description);
     }
 
     /// <summary>Writes NIfTI-1 content to <paramref name="stream"/> (see the path overload).</summary>

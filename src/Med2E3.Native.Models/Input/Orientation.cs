@@ -211,37 +211,6 @@ public static class Orientation
     }
 
     /// <summary>
-    /// Permutes and flips <paramref name="src"/>, stored with i fastest and sizes (<paramref name="ni"/>,
-    /// <paramref name="nj"/>, <paramref name="nk"/>), into the canonical (D, H, W) array (<paramref name="src"/>
-    /// itself when nothing moves).
-    /// </summary>
-    public static float[] ToCanonical(
-        float[] src, int ni, int nj, int nk, int[] worldAxis, int[] sign, out int d, out int h, out int w)
-    {
-        var layout = Layout(ni, nj, nk, worldAxis, sign);
-        (d, h, w) = (layout.D, layout.H, layout.W);
-        if (layout.IsIdentity)
-        {
-            return src;
-        }
-
-        var dst = new float[src.Length];
-        Parallel.For(0, nk, k =>
-        {
-            long s = (long)k * ni * nj;
-            for (int j = 0; j < nj; j++)
-            {
-                long o = layout.Start + j * layout.StrideJ + k * layout.StrideK;
-                for (int i = 0; i < ni; i++, s++, o += layout.StrideI)
-                {
-                    dst[o] = src[s];
-                }
-            }
-        });
-        return dst;
-    }
-
-    /// <summary>
     /// The NIfTI qform rotation as nibabel builds it: a = √(1 − b² − c² − d²) (0 when that is slightly negative,
     /// within 3 float32 epsilons; null when more negative), the unit-normalised quaternion's rotation matrix, with
     /// the columns scaled by the voxel sizes and the third by qfac (±1).
@@ -295,32 +264,48 @@ public static class Orientation
     /// The affine of the canonical array: (w, h, d, 1) → RAS+ mm, i.e. the NIfTI affine of the canonical data stored
     /// with W fastest. <paramref name="m"/> is the stored axes' 3×4 voxel-to-world matrix (world = M·(i, j, k, 1)).
     /// </summary>
-    public static double[,] CanonicalAffine(double[,] m, int ni, int nj, int nk, int[] worldAxis, int[] sign)
+    public static double[,] CanonicalAffine(double[,] m, int ni, int nj, int nk, int[] worldAxis, int[] sign) =>
+        Reorder(m, [ni, nj, nk], worldAxis, sign, toCanonical: true);
+
+    /// <summary>
+    /// The inverse of <see cref="CanonicalAffine"/>: the 4×4 affine of stored axes (i, j, k) with the given
+    /// orientation, from the affine of the canonical (<paramref name="d"/>, <paramref name="h"/>,
+    /// <paramref name="w"/>) array.
+    /// </summary>
+    public static double[,] StoredAffine(double[,] canonical, int d, int h, int w, int[] worldAxis, int[] sign)
     {
-        var n = new[] { ni, nj, nk };
-        var affine = new double[4, 4];
-        affine[3, 3] = 1;
+        int[] canonicalSize = [d, h, w];
+        return Reorder(canonical, [.. worldAxis.Select(a => canonicalSize[2 - a])], worldAxis, sign, toCanonical: false);
+    }
+
+    // Moves voxel axis v (stored size n[v]) between its stored column v and its canonical column worldAxis[v]
+    // (canonical axis 2 − worldAxis[v] is NIfTI column worldAxis[v]), reversed when it points towards +R, +A or +S:
+    // index s ↔ n − 1 − s, so the column changes sign and the origin moves to the far end. The same map both ways.
+    private static double[,] Reorder(double[,] from, int[] n, int[] worldAxis, int[] sign, bool toCanonical)
+    {
+        var to = new double[4, 4];
+        to[3, 3] = 1;
         for (int r = 0; r < 3; r++)
         {
-            affine[r, 3] = m[r, 3];
+            to[r, 3] = from[r, 3];
         }
 
         for (int v = 0; v < 3; v++)
         {
-            // Canonical axis o = 2 − worldAxis[v] (0 = D, 1 = H, 2 = W) is NIfTI column 2 − o = worldAxis[v].
-            int column = worldAxis[v];
+            int src = toCanonical ? v : worldAxis[v];
+            int dst = toCanonical ? worldAxis[v] : v;
             bool flip = sign[v] > 0;
             for (int r = 0; r < 3; r++)
             {
-                affine[r, column] = flip ? -m[r, v] : m[r, v];
+                to[r, dst] = flip ? -from[r, src] : from[r, src];
                 if (flip)
                 {
-                    affine[r, 3] += m[r, v] * (n[v] - 1);
+                    to[r, 3] += from[r, src] * (n[v] - 1);
                 }
             }
         }
 
-        return affine;
+        return to;
     }
 
     /// <summary>Voxel sizes (D, H, W) in mm of a canonical affine: the lengths of its d, h and w columns.</summary>
