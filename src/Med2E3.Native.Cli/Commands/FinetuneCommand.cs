@@ -253,7 +253,7 @@ public static class FinetuneCommand
         if (!item.Conversations.Any(m => m.From == "gpt"))
             throw CliException.BadInput($"{where}: field 'conversations': no gpt answer to train on");
         string path = Path.GetFullPath(Path.Combine(settings.VolumeRoot, item.Vision3D[0]));
-        if (!File.Exists(path))
+        if (!File.Exists(path) && !Directory.Exists(path))
             throw CliException.BadInput($"{where}: field 'vision3d': {path}: volume file not found");
         return path;
     }
