@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Compression;
 
@@ -239,8 +240,11 @@ public sealed class DicomFile
     {
         CheckImage();
         int pixels = Rows * Columns;
-        var raw = new double[pixels];
-        var values = new float[pixels];
+
+        // Frame buffers come from the shared pool: a series of a few hundred files then reuses the same few arrays
+        // instead of leaving megabytes of garbage per slice.
+        var raw = ArrayPool<double>.Shared.Rent(pixels);
+        var values = ArrayPool<float>.Shared.Rent(pixels);
         int allocated = Dataset.GetInt(DicomTags.BitsAllocated)!.Value;
         int stored = Dataset.GetInt(DicomTags.BitsStored) ?? allocated;
         int high = Dataset.GetInt(DicomTags.HighBit) ?? stored - 1;
@@ -266,33 +270,39 @@ public sealed class DicomFile
                 file.Position = _datasetStart + _pixelData!.Offset;
             }
 
-            foreach (int f in Encoded(stream, allocated / 8, raw))
+            foreach (int f in Encoded(stream, allocated / 8, raw, pixels))
             {
-                ToModality(raw, stored, high, signed, frames[f].Slope, frames[f].Intercept, values);
-                onFrame(f, values);
+                ToModality(raw.AsSpan(0, pixels), stored, high, signed, frames[f].Slope, frames[f].Intercept, values);
+                onFrame(f, values.AsSpan(0, pixels));
             }
         }
         finally
         {
             inflate?.Dispose();
+            ArrayPool<double>.Shared.Return(raw);
+            ArrayPool<float>.Shared.Return(values);
         }
     }
 
     /// <summary>Receives one decoded frame.</summary>
     public delegate void FrameHandler(int frame, ReadOnlySpan<float> modalityValues);
 
-    // Fills `raw` with each frame's unsigned container values in turn (yielding the frame index).
-    private IEnumerable<int> Encoded(Stream stream, int bytes, double[] raw)
+    // Fills raw[..pixels] with each frame's unsigned container values in turn (yielding the frame index).
+    private IEnumerable<int> Encoded(Stream stream, int bytes, double[] raw, int pixels) =>
+        TransferSyntax.Encoding == DicomPixelEncoding.Native
+            ? NativeFrames(stream, bytes, raw, pixels)
+            : EncapsulatedFrames(stream, bytes, raw, pixels);
+
+    private IEnumerable<int> NativeFrames(Stream stream, int bytes, double[] raw, int pixels)
     {
-        int frames = FrameCount;
-        int pixels = raw.Length;
-        if (TransferSyntax.Encoding == DicomPixelEncoding.Native)
+        int length = pixels * bytes;
+        var buffer = ArrayPool<byte>.Shared.Rent(length);
+        bool big = TransferSyntax.BigEndian && _pixelData!.Vr != "OB";
+        try
         {
-            var buffer = new byte[pixels * bytes];
-            bool big = TransferSyntax.BigEndian && _pixelData!.Vr != "OB";
-            for (int f = 0; f < frames; f++)
+            for (int f = 0; f < FrameCount; f++)
             {
-                if (StreamUtil.ReadAtMost(stream, buffer, FilePath) < buffer.Length)
+                if (StreamUtil.ReadAtMost(stream, buffer.AsSpan(0, length), FilePath) < length)
                 {
                     throw Problem($"truncated pixel data: the file ends inside frame {f}");
                 }
@@ -310,13 +320,18 @@ public sealed class DicomFile
 
                 yield return f;
             }
-
-            yield break;
         }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
 
+    private IEnumerable<int> EncapsulatedFrames(Stream stream, int bytes, double[] raw, int pixels)
+    {
         var fragments = Fragments(stream, out uint[] offsets);
-        var groups = FrameFragments(fragments, offsets, frames);
-        for (int f = 0; f < frames; f++)
+        var groups = FrameFragments(fragments, offsets, FrameCount);
+        for (int f = 0; f < FrameCount; f++)
         {
             var (first, count) = groups[f];
             long size = 0;
@@ -330,26 +345,33 @@ public sealed class DicomFile
                 throw Problem($"frame {f} has {size} bytes of compressed data");
             }
 
-            var data = new byte[size];
-            int at = 0;
-            for (int k = first; k < first + count; k++)
+            var data = ArrayPool<byte>.Shared.Rent((int)size);
+            try
             {
-                stream.Position = fragments[k].Offset;
-                if (StreamUtil.ReadAtMost(stream, data.AsSpan(at, (int)fragments[k].Length), FilePath) < fragments[k].Length)
+                int at = 0;
+                for (int k = first; k < first + count; k++)
                 {
-                    throw Problem($"truncated pixel data: the file ends inside a fragment of frame {f}");
+                    stream.Position = fragments[k].Offset;
+                    if (StreamUtil.ReadAtMost(stream, data.AsSpan(at, (int)fragments[k].Length), FilePath) < fragments[k].Length)
+                    {
+                        throw Problem($"truncated pixel data: the file ends inside a fragment of frame {f}");
+                    }
+
+                    at += (int)fragments[k].Length;
                 }
 
-                at += (int)fragments[k].Length;
+                if (TransferSyntax.Encoding == DicomPixelEncoding.Rle)
+                {
+                    RleDecoder.Decode(data.AsSpan(0, (int)size), bytes, raw.AsSpan(0, pixels), FilePath);
+                }
+                else
+                {
+                    JpegLosslessDecoder.Decode(data.AsSpan(0, (int)size), Rows, Columns, raw.AsSpan(0, pixels), FilePath);
+                }
             }
-
-            if (TransferSyntax.Encoding == DicomPixelEncoding.Rle)
+            finally
             {
-                RleDecoder.Decode(data, bytes, raw, FilePath);
-            }
-            else
-            {
-                JpegLosslessDecoder.Decode(data, Rows, Columns, raw, FilePath);
+                ArrayPool<byte>.Shared.Return(data);
             }
 
             yield return f;
@@ -466,7 +488,7 @@ public sealed class DicomFile
     }
 
     // Stored value = the BitsStored bits ending at HighBit, sign-extended for PixelRepresentation 1; then the rescale.
-    private static void ToModality(double[] raw, int stored, int high, bool signed, double slope, double intercept,
+    private static void ToModality(ReadOnlySpan<double> raw, int stored, int high, bool signed, double slope, double intercept,
         Span<float> dst)
     {
         int shift = high + 1 - stored;

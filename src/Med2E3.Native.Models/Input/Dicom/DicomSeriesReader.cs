@@ -283,10 +283,10 @@ public static class DicomSeriesReader
             sliceOf[(geometry.Order[k].File, geometry.Order[k].Index)] = k;
         }
 
+        var framesOf = stack.Frames.GroupBy(f => f.File).ToDictionary(g => g.Key, g => g.OrderBy(f => f.Index).ToList());
         foreach (var file in stack.Files)
         {
-            var frames = stack.Frames.Where(f => f.File == file).OrderBy(f => f.Index).ToList();
-            file.ReadFrames(frames, (f, values) =>
+            file.ReadFrames(framesOf[file], (f, values) =>
             {
                 int k = sliceOf[(file, f)];
                 int at = 0;

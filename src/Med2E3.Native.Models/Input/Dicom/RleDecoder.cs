@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 
 namespace Med2E3.Native.Models.Input.Dicom;
@@ -33,9 +34,23 @@ internal static class RleDecoder
         }
 
         offsets[segments] = frame.Length;
-        var plane = new byte[dst.Length];
+        var pooled = ArrayPool<byte>.Shared.Rent(dst.Length);
+        var plane = pooled.AsSpan(0, dst.Length);
         dst.Clear();
-        for (int s = 0; s < segments; s++)
+        try
+        {
+            DecodeSegments(frame, offsets, plane, dst, bytesPerSample, path);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(pooled);
+        }
+    }
+
+    private static void DecodeSegments(ReadOnlySpan<byte> frame, long[] offsets, Span<byte> plane, Span<double> dst,
+        int bytesPerSample, string path)
+    {
+        for (int s = 0; s < offsets.Length - 1; s++)
         {
             if (offsets[s] < 64 || offsets[s] > offsets[s + 1] || offsets[s + 1] > frame.Length)
             {
