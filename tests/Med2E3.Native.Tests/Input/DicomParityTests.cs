@@ -145,7 +145,7 @@ public class DicomParityTests(ITestOutputHelper output)
             }
 
             output.WriteLine($"{name} ({s.GetProperty("oracle").GetString()}): {v.Depth}×{v.Height}×{v.Width}, " +
-                $"max |voxel − dcm2niix| = {maxDiff}, max |affine − dcm2niix| = {maxAffine:g3} mm" +
+                $"max |voxel − oracle| = {maxDiff}, max |affine − oracle| = {maxAffine:g3} mm" +
                 (v.Warnings.Count > 0 ? $"; warnings: {string.Join(" | ", v.Warnings)}" : ""));
         }
     }
