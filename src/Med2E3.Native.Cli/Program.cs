@@ -27,6 +27,7 @@ public static class Program
         root.Subcommands.Add(GoldenCheck());
         root.Subcommands.Add(KernelsCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
+        root.Subcommands.Add(PreprocessCommand.Create());
         return root;
     }
 

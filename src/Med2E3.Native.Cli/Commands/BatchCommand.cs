@@ -15,7 +15,7 @@ public static class BatchCommand
 {
     public sealed record Settings(
         string CheckpointDir, string DataPath, string VolumeRoot, string OutPath, string Device, int? MaxNewTokens,
-        bool NanToZero = false);
+        VolumeOptions.Values? Volume = null);
 
     public static Command Create()
     {
@@ -32,17 +32,17 @@ public static class BatchCommand
         var maxNewTokens = CommonOptions.PositiveInt("--max-new-tokens",
             "Stop each answer after N new tokens (default: the llm_max_length cap, as in evaluation)");
 
-        var nanToZero = CommonOptions.NanToZero();
         var command = new Command("batch", "Answer every question of an M3D-style JSON file; score against the reference answers")
         {
-            checkpoint, data, volumeRoot, output, device, maxNewTokens, nanToZero,
+            checkpoint, data, volumeRoot, output, device, maxNewTokens,
         };
+        var volumeOptions = VolumeOptions.AddTo(command);
         command.SetAction(parse =>
         {
             var settings = new Settings(
                 parse.GetValue(checkpoint)!.FullName, parse.GetValue(data)!.FullName, parse.GetValue(volumeRoot)!.FullName,
                 parse.GetValue(output)!.FullName, parse.GetValue(device) ?? "auto", parse.GetValue(maxNewTokens),
-                parse.GetValue(nanToZero));
+                volumeOptions.Get(parse));
             var terminal = Terminal.Create(parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error,
                 json: false, parse.GetValue<bool>("--verbose"));
             return Run(settings, terminal);
@@ -80,7 +80,7 @@ public static class BatchCommand
         List<M3DItem> items = CommonOptions.LoadM3DItems(settings.DataPath);
         string? VolumePath(M3DItem item) =>
             item.Vision3D.Count == 1 ? Path.GetFullPath(Path.Combine(settings.VolumeRoot, item.Vision3D[0])) : null;
-        if (items.All(item => VolumePath(item) is not { } p || !File.Exists(p)))
+        if (items.All(item => VolumePath(item) is not { } p || !File.Exists(p) && !Directory.Exists(p)))
             throw CliException.BadInput($"{settings.DataPath}: none of the {items.Count} volumes exists under {settings.VolumeRoot} "
                 + $"(first: {VolumePath(items[0]) ?? string.Join(", ", items[0].Vision3D)})");
 
@@ -103,8 +103,11 @@ public static class BatchCommand
                 {
                     if (path is null)
                         throw CliException.BadInput($"{settings.DataPath}: item {item.Index}: {item.Vision3D.Count} volumes; one per item is supported");
-                    var (_, prepared) = VolumeInput.Read(path, imgSize, window: null, settings.NanToZero, model.Device);
+                    var (source, prepared) = VolumeInput.Read(path, imgSize, settings.Volume ?? VolumeOptions.Values.Default,
+                        model.Device);
                     using var input = prepared;
+                    foreach (string line in VolumeInput.Describe(source, input))
+                        terminal.Detail(line);
                     using var volume = input.ToTensor();                       // (B, 1, D, H, W) on the model's device
                     GenerationResult result = Answer(model, volume, item, options);
                     report = Score(item, path, result, itemClock.Elapsed.TotalSeconds);

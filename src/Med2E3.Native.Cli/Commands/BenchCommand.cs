@@ -14,7 +14,7 @@ namespace Med2E3.Native.Cli.Commands;
 public static class BenchCommand
 {
     public sealed record Settings(string? CheckpointDir, string? VolumePath, string? Question, string Device, int Runs,
-        int? MaxNewTokens, bool Json);
+        int? MaxNewTokens, bool Json, VolumeOptions.Values? Volume = null);
 
     /// <summary>What <c>bench --json</c> prints. Stage times in ms: median and minimum over the timed runs.</summary>
     public sealed record Report(string Model, string Device, string Dtype, int Runs, int NewTokens, double LoadMs,
@@ -26,11 +26,8 @@ public static class BenchCommand
     public static Command Create()
     {
         var checkpoint = CommonOptions.Checkpoint(required: false);
-        var volume = new Option<FileInfo>("--volume")
-        {
-            Description = "Volume to time with --checkpoint (default: the embedded demo model and volume)",
-            HelpName = "FILE",
-        };
+        var volume = CommonOptions.Volume("Volume (file or DICOM folder) to time with --checkpoint (default: the embedded demo "
+            + "model and volume)");
         var question = new Option<string>("--question", "-q") { Description = "Question (default: the demo's)", HelpName = "TEXT" };
         var runs = CommonOptions.PositiveInt("--runs", "Timed runs after one warm-up run (default 5)");
         var device = CommonOptions.Device("cpu");
@@ -40,14 +37,16 @@ public static class BenchCommand
         {
             checkpoint, volume, question, runs, device, maxNewTokens, json,
         };
+        var volumeOptions = VolumeOptions.AddTo(command);
         command.Validators.Add(result =>
         {
             if ((result.GetResult(checkpoint) is null) != (result.GetResult(volume) is null))
                 result.AddError("bench needs both --checkpoint and --volume, or neither (the embedded demo)");
         });
         command.SetAction(parse => Run(
-            new Settings(parse.GetValue(checkpoint)?.FullName, parse.GetValue(volume)?.FullName, parse.GetValue(question),
-                parse.GetValue(device) ?? "cpu", parse.GetValue(runs) ?? 5, parse.GetValue(maxNewTokens), parse.GetValue(json)),
+            new Settings(parse.GetValue(checkpoint)?.FullName, parse.GetValue(volume), parse.GetValue(question),
+                parse.GetValue(device) ?? "cpu", parse.GetValue(runs) ?? 5, parse.GetValue(maxNewTokens), parse.GetValue(json),
+                volumeOptions.Get(parse)),
             Terminal.Create(parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, parse.GetValue(json),
                 parse.GetValue<bool>("--verbose"))));
         return command;
@@ -59,11 +58,14 @@ public static class BenchCommand
 
         string checkpointDir, volumePath, question, model;
         string? bertVocab = null;
+        var volumeOptions = settings.Volume ?? VolumeOptions.Values.Default;
         int newTokens;
         if (settings.CheckpointDir is null)
         {
             var demo = CliException.Guard(ExitCodes.NotAvailable, "embedded demo", () => DemoAssets.Extract());
             (checkpointDir, volumePath, bertVocab) = (demo.CheckpointDir, demo.VolumePath, demo.TextVocabPath);
+            if (volumeOptions == VolumeOptions.Values.Default)
+                volumeOptions = volumeOptions with { Window = demo.Window };
             question = settings.Question ?? demo.Question;
             newTokens = settings.MaxNewTokens ?? demo.MaxNewTokens;
             model = "demo (tiny Med-2E3, random weights)";
@@ -81,8 +83,10 @@ public static class BenchCommand
             () => CliException.Guard(ExitCodes.Checkpoint, checkpointDir,
                 () => Med2E3Model.Load(checkpointDir, device, new Med2E3LoadOptions { BertVocabPath = bertVocab })));
         using var _m = m;
-        var ((_, input), readSeconds) = terminal.Stage("Reading the volume",
-            () => VolumeInput.Read(volumePath, m.Checkpoint.Vision3DConfig.ImgSize, window: null));
+        var ((source, input), readSeconds) = terminal.Stage("Reading the volume",
+            () => VolumeInput.Read(volumePath, m.Checkpoint.Vision3DConfig.ImgSize, volumeOptions));
+        foreach (string line in VolumeInput.Describe(source, input))
+            terminal.Detail(line);
         using var volume = Tensor.FromArray(input.Data, 1, 1, input.Depth, input.Height, input.Width); // (B, 1, D, H, W)
 
         // A fixed number of tokens per run: no stop token, so every run decodes the same amount.

@@ -15,6 +15,14 @@ public static class CommonOptions
         Recursive = true,
     };
 
+    /// <summary><c>--volume</c>: a volume file or a DICOM folder.</summary>
+    public static Option<string> Volume(string description) => new("--volume")
+    {
+        Description = description,
+        HelpName = "FILE|DIR",
+        CustomParser = result => result.Tokens.Count > 0 ? Path.GetFullPath(result.Tokens[0].Value) : null,
+    };
+
     public static Option<bool> NanToZero() => new("--nan-to-zero")
     {
         Description = "Replace NaN or infinite voxels with 0 (with a warning) instead of refusing the volume",
@@ -132,7 +140,8 @@ public static class CommonOptions
     {
         var option = new Option<(float Lower, float Upper)?>("--window")
         {
-            Description = "CT intensity window LO,HI in Hounsfield units for NIfTI volumes (default: min–max scaling)",
+            Description = "Intensity window LO,HI (e.g. -160,240 in Hounsfield units for CT soft tissue): values are clamped "
+                + "to it, then min–max scaled to [0, 1]",
             HelpName = "LO,HI",
             CustomParser = ParseWindow,
         };

@@ -18,7 +18,7 @@ namespace Med2E3.Native.Cli.Commands;
 public static class FinetuneCommand
 {
     public sealed record Settings(string CheckpointDir, string DataPath, string VolumeRoot, string OutDir, string Device,
-        FineTuneOptions Options, bool Json, bool NanToZero = false);
+        FineTuneOptions Options, bool Json, VolumeOptions.Values? Volume = null);
 
     public static Command Create()
     {
@@ -55,14 +55,14 @@ public static class FinetuneCommand
         };
         var json = CommonOptions.Json();
         json.Description = "Write one JSON line per step and a final JSON line to stdout; no progress output";
-        var nanToZero = CommonOptions.NanToZero();
 
         var command = new Command("finetune",
             "Fine-tune a checkpoint on M3D-style data (stage-2 recipe: llm, SigLIP and connectors train; M3D-CLIP frozen)")
         {
             checkpoint, data, volumeRoot, output, epochs, lr, gradAccum, maxSteps, warmup, weightDecay, noAugment, noDropout,
-            seed, device, checkpointing, json, nanToZero,
+            seed, device, checkpointing, json,
         };
+        var volumeOptions = VolumeOptions.AddTo(command);
         command.SetAction(parse =>
         {
             var options = defaults with
@@ -81,7 +81,7 @@ public static class FinetuneCommand
             bool jsonMode = parse.GetValue(json);
             var settings = new Settings(parse.GetValue(checkpoint)!.FullName, parse.GetValue(data)!.FullName,
                 parse.GetValue(volumeRoot)!.FullName, parse.GetValue(output)!.FullName, parse.GetValue(device) ?? "auto",
-                options, jsonMode, parse.GetValue(nanToZero));
+                options, jsonMode, volumeOptions.Get(parse));
             var terminal = Terminal.Create(parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error,
                 jsonMode, parse.GetValue<bool>("--verbose"));
             return Run(settings, terminal);
@@ -135,7 +135,7 @@ public static class FinetuneCommand
         {
             try
             {
-                VolumeInput.ReadFile(volumePaths[i], settings.NanToZero);
+                VolumeInput.ReadFile(volumePaths[i], settings.Volume ?? VolumeOptions.Values.Default);
             }
             catch (CliException e) when (e.ExitCode == ExitCodes.BadInput)
             {
@@ -160,8 +160,10 @@ public static class FinetuneCommand
             {
                 try
                 {
-                    var (_, prepared) = VolumeInput.Read(path, imgSize, window: null, settings.NanToZero);
+                    var (source, prepared) = VolumeInput.Read(path, imgSize, settings.Volume ?? VolumeOptions.Values.Default);
                     using var input = prepared;
+                    foreach (string line in VolumeInput.Describe(source, input))
+                        terminal.Detail(line);
                     return input.Data;
                 }
                 catch (CliException e) when (e.ExitCode == ExitCodes.BadInput)
@@ -251,7 +253,7 @@ public static class FinetuneCommand
         if (!item.Conversations.Any(m => m.From == "gpt"))
             throw CliException.BadInput($"{where}: field 'conversations': no gpt answer to train on");
         string path = Path.GetFullPath(Path.Combine(settings.VolumeRoot, item.Vision3D[0]));
-        if (!File.Exists(path))
+        if (!File.Exists(path) && !Directory.Exists(path))
             throw CliException.BadInput($"{where}: field 'vision3d': {path}: volume file not found");
         return path;
     }

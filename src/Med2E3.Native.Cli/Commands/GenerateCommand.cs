@@ -26,8 +26,7 @@ public static class GenerateCommand
         float Temperature,
         float TopP,
         int? Seed,
-        (float Lower, float Upper)? Window,
-        bool NanToZero,
+        VolumeOptions.Values Volume,
         bool Json,
         string? ExplainPath);
 
@@ -38,11 +37,8 @@ public static class GenerateCommand
             Description = "Run the embedded demo: a tiny model with RANDOM weights and a sample volume, on the CPU",
         };
         var checkpoint = CommonOptions.Checkpoint(required: false);
-        var volume = new Option<FileInfo>("--volume")
-        {
-            Description = "Input volume: .npy (M3D, values in [0,1]), .nii or .nii.gz (NIfTI-1/2)",
-            HelpName = "FILE",
-        };
+        var volume = CommonOptions.Volume("Input volume: .npy (M3D, values in [0,1]), .nii or .nii.gz (NIfTI-1/2), a DICOM " +
+            "file or a folder of DICOM files");
         var question = new Option<string>("--question", "-q")
         {
             Description = "The question about the volume (the demo has a default)",
@@ -59,21 +55,23 @@ public static class GenerateCommand
             "P", 1f, p => p > 0 && p <= 1, "a number in (0, 1]");
         var seed = CommonOptions.Integer("--seed", "Random seed for sampling (default: a fresh seed each run)", "S",
             int.MinValue);
-        var window = CommonOptions.Window();
-        var nanToZero = CommonOptions.NanToZero();
         var json = CommonOptions.Json();
         var explain = new Option<FileInfo>("--explain")
         {
-            Description = "Write a PNG of the volume's slices with the TG-IS slice scores",
-            HelpName = "PNG",
+            Description = "Write a picture of the volume's slices with the TG-IS slice scores: .png, or .jpg / .jpeg",
+            HelpName = "PNG|JPG",
         };
 
         var command = new Command("generate", "Answer a question about a 3D volume (streams the answer, then tokens/s)")
         {
-            demo, checkpoint, volume, question, device, maxNewTokens, temperature, topP, seed, window, nanToZero, json, explain,
+            demo, checkpoint, volume, question, device, maxNewTokens, temperature, topP, seed, json, explain,
         };
+        var volumeOptions = VolumeOptions.AddTo(command);
         command.Validators.Add(result =>
         {
+            if (result.GetValue(explain) is { } picture && ExplainPicture.FormatOf(picture.Name) is null)
+                result.AddError($"--explain {picture.Name}: the picture is written as PNG (.png) or JPEG (.jpg, .jpeg); "
+                    + "give the file one of those extensions");
             if (result.GetResult(topP) is not null && result.GetValue(temperature) == 0)
                 result.AddError("--top-p applies to sampling; add --temperature > 0");
             bool isDemo = result.GetValue(demo);
@@ -96,15 +94,14 @@ public static class GenerateCommand
             var settings = new Settings(
                 Demo: parse.GetValue(demo),
                 CheckpointDir: parse.GetValue(checkpoint)?.FullName,
-                VolumePath: parse.GetValue(volume)?.FullName,
+                VolumePath: parse.GetValue(volume),
                 Question: parse.GetValue(question),
                 Device: parse.GetValue(device) ?? "auto",
                 MaxNewTokens: parse.GetValue(maxNewTokens),
                 Temperature: parse.GetValue(temperature),
                 TopP: parse.GetValue(topP),
                 Seed: parse.GetValue(seed),
-                Window: parse.GetValue(window),
-                NanToZero: parse.GetValue(nanToZero),
+                Volume: volumeOptions.Get(parse),
                 Json: parse.GetValue(json),
                 ExplainPath: parse.GetValue(explain)?.FullName);
             var terminal = Terminal.Create(parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error,
@@ -152,6 +149,8 @@ public static class GenerateCommand
         string checkpointDir, volumePath, question;
         string? bertVocab = null;
         int[]? referenceIds = null;
+        string? referenceVolume = null;
+        var volumeOptions = settings.Volume;
         int? maxNewTokens = settings.MaxNewTokens;
         if (settings.Demo)
         {
@@ -162,11 +161,15 @@ public static class GenerateCommand
             checkpointDir = files.CheckpointDir;
             bertVocab = files.TextVocabPath;
             volumePath = settings.VolumePath ?? files.VolumePath;
+            // The demo's CT phantom is raw Hounsfield units: read through its soft-tissue window unless told otherwise.
+            if (settings.VolumePath is null && settings.Volume == VolumeOptions.Values.Default)
+                volumeOptions = settings.Volume with { Window = files.Window };
             question = settings.Question ?? files.Question;
             maxNewTokens ??= files.MaxNewTokens;
-            bool asInTheReference = settings.VolumePath is null && settings.Question is null && settings.Temperature == 0
-                && maxNewTokens == files.MaxNewTokens && settings.Window is null;
+            bool asInTheReference = settings.Question is null && settings.Temperature == 0
+                && maxNewTokens == files.MaxNewTokens;
             referenceIds = asInTheReference ? files.ReferenceTokenIds : null;
+            referenceVolume = files.ReferenceVolumePath;
         }
         else
         {
@@ -185,7 +188,8 @@ public static class GenerateCommand
             throw CliException.Output($"{explain}: folder {explainDir} does not exist");
 
         // The volume file is read first, so a bad file is reported before the (long) weight loading.
-        var (source, readSeconds) = terminal.Stage($"Reading {Path.GetFileName(volumePath)}", () => VolumeInput.ReadFile(volumePath, settings.NanToZero));
+        var (source, readSeconds) = terminal.Stage($"Reading {Path.GetFileName(Path.TrimEndingDirectorySeparator(volumePath))}",
+            () => VolumeInput.ReadFile(volumePath, volumeOptions));
         var (model, loadSeconds) = terminal.Stage($"Loading weights on {device}",
             () => CliException.Guard(ExitCodes.Checkpoint, checkpointDir,
                 () => Med2E3Model.Load(checkpointDir, device, new Med2E3LoadOptions { BertVocabPath = bertVocab })));
@@ -193,10 +197,10 @@ public static class GenerateCommand
         terminal.Detail($"checkpoint {checkpointDir}: compute dtype {model.DType}, llm_max_length {model.MaxLength}");
 
         var clockPrepare = Stopwatch.StartNew();
-        using var input = VolumeInput.Prepare(source, model.Checkpoint.Vision3DConfig.ImgSize, settings.Window, model.Device);
+        using var input = VolumeInput.Prepare(source, model.Checkpoint.Vision3DConfig.ImgSize, volumeOptions, model.Device);
         readSeconds += clockPrepare.Elapsed.TotalSeconds;
-        terminal.Detail($"volume {source.Depth}×{source.Height}×{source.Width} ({source.Format}), "
-            + $"foreground {input.Crop}, resized to {input.Depth}×{input.Height}×{input.Width}");
+        foreach (string line in VolumeInput.Describe(source, input))
+            terminal.Detail(line);
         var warnings = new List<string>(input.Warnings);
         foreach (string warning in input.Warnings)
             terminal.Note($"warning: {warning}");
@@ -219,7 +223,20 @@ public static class GenerateCommand
         if (result.StopReason == "length" && settings.MaxNewTokens is null && !settings.Demo)
             warnings.Add($"the answer was cut at the length cap (prompt + visual tokens + answer ≤ {model.MaxLength})");
 
-        bool? matches = referenceIds is null ? null : referenceIds.SequenceEqual(result.TokenIds);
+        // The demo's check against the PyTorch reference: the same model on the reference run's own input volume.
+        bool? matches = null;
+        if (referenceIds is not null)
+        {
+            var (reference, _) = terminal.Stage("Checking against the PyTorch reference run", () =>
+            {
+                var prepared = VolumeInput.Read(referenceVolume!, model.Checkpoint.Vision3DConfig.ImgSize,
+                    VolumeOptions.Values.Default, model.Device);
+                using var referenceInput = prepared.Input;
+                using var tensor = referenceInput.ToTensor();                   // (B, 1, D, H, W)
+                return model.Generate(tensor, question, options);
+            });
+            matches = referenceIds.SequenceEqual(reference.TokenIds);
+        }
 
         if (settings.ExplainPath is { } png)
         {
@@ -263,8 +280,10 @@ public static class GenerateCommand
             if (settings.ExplainPath is { } written) terminal.Status($"slice scores drawn to {written}");
             if (matches is { } same)
                 terminal.Note(same
-                    ? $"Token ids [{string.Join(' ', result.TokenIds)}] are exactly those of the PyTorch reference run of this model."
-                    : $"warning: token ids [{string.Join(' ', result.TokenIds)}] differ from the PyTorch reference [{string.Join(' ', referenceIds!)}]");
+                    ? $"On the reference run's input ({Path.GetFileName(referenceVolume)}), the token ids [{string.Join(' ', referenceIds!)}] "
+                      + "are exactly those of the PyTorch reference run of this model."
+                    : $"warning: on the reference run's input ({Path.GetFileName(referenceVolume)}) the token ids differ "
+                      + $"from the PyTorch reference [{string.Join(' ', referenceIds!)}]");
         }
         return ExitCodes.Ok;
     }

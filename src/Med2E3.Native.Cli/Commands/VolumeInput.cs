@@ -1,43 +1,50 @@
 using Med2E3.Native.Models.Input;
+using Med2E3.Native.Models.Input.Dicom;
 using Med2E3.Native.Tensors;
 
 namespace Med2E3.Native.Cli.Commands;
 
 /// <summary>
-/// Reads a volume file and turns it into the network's input: <see cref="VolumeReader.Read(string, VolumeReadOptions?)"/>
-/// (.npy, NIfTI-1/2, gzip; canonical orientation; NaN/Inf rejected), then <see cref="Preprocess.Run(Volume, PreprocessOptions?)"/>
-/// (optional CT window, min–max, CropForeground, trilinear resize) to the size the checkpoint's 3D encoder takes.
+/// Reads a volume and turns it into the network's input, the same way for every command:
+/// <see cref="VolumeReader.Read(string, VolumeReadOptions?)"/> (.npy, NIfTI-1/2, gzip, DICOM files and folders;
+/// canonical orientation; NaN/Inf rejected), then <see cref="Preprocess.Run(Volume, PreprocessOptions)"/> (the
+/// intensity step of <c>--intensity</c> / <c>--window</c>, CropForeground, trilinear resize) to the size the
+/// checkpoint's 3D encoder takes.
 /// </summary>
 public static class VolumeInput
 {
-    /// <param name="Source">The volume as read, (D0, H0, W0).</param>
+    /// <param name="Source">The volume as read, (D0, H0, W0); after preprocessing its voxels hold the intensity-scaled
+    /// values (preprocessing works in place).</param>
     /// <param name="Input">The model input, (D, H, W) = the checkpoint's <c>img_size</c>.</param>
     public sealed record Prepared(Volume Source, PreprocessResult Input);
 
-    /// <param name="path">The volume file.</param>
+    /// <param name="path">The volume file or DICOM folder.</param>
     /// <param name="imgSize">(D, H, W) from <c>vision3d_model/config.json</c> (<c>img_size</c>).</param>
-    /// <param name="window">Optional intensity window; it implies min–max scaling afterwards, also for .npy.</param>
-    /// <param name="nanToZero">Replace NaN or infinite voxels with 0 instead of refusing the file.</param>
+    /// <param name="options">The command's volume options.</param>
     /// <param name="device">Where the crop + resize runs and the result stays (null: the host, as floats).</param>
     /// <exception cref="CliException">Exit code 3 with "FILE: problem" when the file cannot be used.</exception>
-    public static Prepared Read(string path, IReadOnlyList<int> imgSize, (float Lower, float Upper)? window,
-        bool nanToZero = false, Device? device = null)
+    public static Prepared Read(string path, IReadOnlyList<int> imgSize, VolumeOptions.Values options, Device? device = null)
     {
-        Volume volume = ReadFile(path, nanToZero);
-        return new Prepared(volume, Prepare(volume, imgSize, window, device));
+        Volume volume = ReadFile(path, options);
+        return new Prepared(volume, Prepare(volume, imgSize, options, device));
     }
 
     /// <summary>
-    /// Reads the file (format, header, voxels, orientation): "FILE: problem", exit code 3. NaN or infinite voxels are
-    /// an error unless <paramref name="nanToZero"/> (<c>--nan-to-zero</c>), which replaces them with 0 and warns.
+    /// Reads the file or folder (format, header, voxels, orientation): "FILE: problem", exit code 3; a DICOM folder
+    /// with several series and no <c>--series</c> is a usage error (exit 2) that lists them. NaN or infinite voxels
+    /// are an error unless <c>--nan-to-zero</c>, which replaces them with 0 and warns.
     /// </summary>
-    public static Volume ReadFile(string path, bool nanToZero = false)
+    public static Volume ReadFile(string path, VolumeOptions.Values options)
     {
         CheckExists(path);
-        var options = new VolumeReadOptions { NonFinite = nanToZero ? NonFinitePolicy.ReplaceWithZero : NonFinitePolicy.Error };
         try
         {
-            return CliException.Guard(ExitCodes.BadInput, path, () => VolumeReader.Read(path, options));
+            return CliException.Guard(ExitCodes.BadInput, path, () => VolumeReader.Read(path, options.ReadOptions));
+        }
+        catch (CliException e) when (e.InnerException is DicomSeriesChoiceException choice)
+        {
+            throw CliException.Usage(choice.Message.Replace(DicomSeriesChoiceException.LibraryHint, "pick one with --series UID|N",
+                StringComparison.Ordinal));
         }
         catch (CliException e) when (e.Message.Contains("NonFinitePolicy.ReplaceWithZero", StringComparison.Ordinal))
         {
@@ -47,31 +54,45 @@ public static class VolumeInput
         }
     }
 
-    /// <summary>"FILE: volume file not found" (or "is a folder"), exit code 3.</summary>
+    /// <summary>"PATH: volume file not found", exit code 3.</summary>
     public static void CheckExists(string path)
     {
-        if (Directory.Exists(path))
-            throw CliException.BadInput($"{path}: is a folder; --volume expects a .npy, .nii or .nii.gz file");
-        if (!File.Exists(path))
+        if (!File.Exists(path) && !Directory.Exists(path))
             throw CliException.BadInput($"{path}: volume file not found");
     }
 
     /// <summary>
-    /// Window, min–max, crop to the foreground and resize to <paramref name="imgSize"/> (D, H, W). With a
-    /// <paramref name="device"/> the volume is uploaded once and cropped + resized there by the ResizeTrilinear3d op
-    /// (the result's tensor stays on the device for the encoders; dispose the result).
+    /// The intensity step, crop to the foreground and resize to <paramref name="imgSize"/> (D, H, W). With a
+    /// <paramref name="device"/> the crop is uploaded once and resized there by the ResizeTrilinear3d op (the result's
+    /// tensor stays on the device for the encoders; dispose the result).
     /// </summary>
-    public static PreprocessResult Prepare(Volume volume, IReadOnlyList<int> imgSize, (float Lower, float Upper)? window,
+    public static PreprocessResult Prepare(Volume volume, IReadOnlyList<int> imgSize, VolumeOptions.Values options,
         Device? device = null)
     {
         if (imgSize.Count != 3 || imgSize.Any(n => n < 1))
             throw CliException.Checkpoint($"vision3d img_size [{string.Join(", ", imgSize)}] is not a (D, H, W) size");
-        var options = PreprocessOptions.Default.WithTarget(imgSize[0], imgSize[1], imgSize[2]) with
-        {
-            Window = window is { } w ? (w.Lower, w.Upper) : null,
-            MinMaxNormalize = window is null ? null : true,
-        };
+        var preprocess = options.Preprocess(imgSize);
         return CliException.Guard(ExitCodes.BadInput, volume.FilePath,
-            () => device is { } d ? Preprocess.Run(volume, d, options) : Preprocess.Run(volume, options));
+            () => device is { } d ? Preprocess.Run(volume, d, preprocess) : Preprocess.Run(volume, preprocess));
+    }
+
+    /// <summary>
+    /// What <c>--verbose</c> prints about a volume and its model input: the source format, orientation, voxel size,
+    /// the intensity handling and the crop box.
+    /// </summary>
+    public static IEnumerable<string> Describe(Volume source, PreprocessResult input)
+    {
+        yield return $"volume {source.FilePath}";
+        yield return $"  format:      {source.FormatDetails ?? source.Format.ToString()}";
+        yield return source.SourceAxisCodes is { } codes
+            ? $"  orientation: stored {codes} (from the {source.OrientationSource}) → canonical "
+              + $"{Orientation.CanonicalAxisCodes} (D towards I, H towards P, W towards L)"
+            : "  orientation: none in the file; the array is taken as (D, H, W) as stored";
+        yield return source.SpacingMm is { } s
+            ? $"  spacing:     D {VolumeOptions.Num(s.D)} mm, H {VolumeOptions.Num(s.H)} mm, W {VolumeOptions.Num(s.W)} mm"
+            : "  spacing:     none in the file";
+        yield return $"  intensity:   {input.Intensity}";
+        yield return $"  crop box:    {input.Crop} of {source.Depth}×{source.Height}×{source.Width} (D, H, W)";
+        yield return $"  model input: {input.Depth}×{input.Height}×{input.Width}";
     }
 }

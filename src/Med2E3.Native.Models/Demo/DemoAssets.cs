@@ -8,17 +8,21 @@ namespace Med2E3.Native.Models.Demo;
 /// <param name="Root">The folder everything was unpacked into.</param>
 /// <param name="CheckpointDir">Checkpoint folder in the Med-2E3 release layout (tiny dimensions, random weights).</param>
 /// <param name="TextVocabPath">WordPiece vocabulary of the BERT question encoder (TG-IS).</param>
-/// <param name="VolumePath">Sample volume, .npy float32 of shape (1, 8, 32, 32) with values in (0, 1].</param>
+/// <param name="VolumePath">The demo volume: the synthetic CT phantom (<see cref="Input.Phantom"/>), int16 Hounsfield
+/// units, NIfTI-1 gzip, 32 × 64 × 64.</param>
+/// <param name="Window">The intensity window the demo reads its volume with (the abdominal soft-tissue window).</param>
 /// <param name="Question">The default question.</param>
 /// <param name="MaxNewTokens">How many tokens the demo generates.</param>
-/// <param name="ReferenceTokenIds">The greedy ids the PyTorch reference produced for this volume and question.</param>
+/// <param name="ReferenceVolumePath">The PyTorch reference run's input, .npy float32 (1, 8, 32, 32) in (0, 1].</param>
+/// <param name="ReferenceTokenIds">The greedy ids the PyTorch reference produced for that volume and the question.</param>
 public sealed record DemoFiles(
-    string Root, string CheckpointDir, string TextVocabPath, string VolumePath, string Question, int MaxNewTokens,
-    int[] ReferenceTokenIds);
+    string Root, string CheckpointDir, string TextVocabPath, string VolumePath, (float Lower, float Upper) Window,
+    string Question, int MaxNewTokens, string ReferenceVolumePath, int[] ReferenceTokenIds);
 
 /// <summary>
 /// The demo that ships inside this assembly (<c>Demo/assets/**</c>, embedded resources): the tiny Med-2E3 of the
-/// golden fixture (random weights, the release checkpoint layout) and its input volume. <see cref="Extract"/> writes
+/// golden fixture (random weights, the release checkpoint layout), the CT phantom it runs on, and the reference run's
+/// input volume. <see cref="Extract"/> writes
 /// them to a cache folder once, so <c>med2e3 generate --demo</c> works from the built tool alone.
 /// </summary>
 public static class DemoAssets
@@ -88,8 +92,10 @@ public static class DemoAssets
             CheckpointDir: Path.Combine(root, m.GetProperty("checkpoint").GetString()!),
             TextVocabPath: Path.Combine(root, m.GetProperty("text_vocab").GetString()!),
             VolumePath: Path.Combine(root, m.GetProperty("volume").GetString()!),
+            Window: (m.GetProperty("window")[0].GetSingle(), m.GetProperty("window")[1].GetSingle()),
             Question: m.GetProperty("question").GetString()!,
             MaxNewTokens: m.GetProperty("max_new_tokens").GetInt32(),
+            ReferenceVolumePath: Path.Combine(root, m.GetProperty("reference_volume").GetString()!),
             ReferenceTokenIds: [.. m.GetProperty("reference_token_ids").EnumerateArray().Select(e => e.GetInt32())]);
     }
 

@@ -5,8 +5,9 @@ namespace Med2E3.Native.Models.Imaging;
 /// <summary>
 /// Draws the <c>--explain</c> picture: the preprocessed volume as a slice montage, each slice labelled with its index
 /// and its TG-IS score (spec §5.2: the softmax over slices that weights the 2D tokens), a bar chart of the scores with
-/// the top slices highlighted, and the question and answer as a wrapped caption. One PNG, rendered with SkiaSharp
-/// using the DejaVu Sans font embedded in this assembly (no system fonts or fontconfig needed).
+/// the top slices highlighted, and the question and answer as a wrapped caption. One PNG or JPEG (chosen by the file's
+/// extension), rendered with SkiaSharp using the DejaVu Sans font embedded in this assembly (no system fonts or
+/// fontconfig needed).
 /// </summary>
 public static class ExplainPicture
 {
@@ -54,24 +55,45 @@ public static class ExplainPicture
         Render(volume, d, side, side, sliceScores, question, answer, outputPngPath);
     }
 
-    /// <summary>Renders a (<paramref name="depth"/>, <paramref name="height"/>, <paramref name="width"/>) volume and writes the PNG.</summary>
+    /// <summary>
+    /// Renders a (<paramref name="depth"/>, <paramref name="height"/>, <paramref name="width"/>) volume and writes the
+    /// picture in the format its extension names: PNG for .png, JPEG for .jpg and .jpeg.
+    /// </summary>
+    /// <exception cref="ArgumentException">any other extension (the bytes would not be what the name says).</exception>
     public static void Render(
         float[] volume, int depth, int height, int width, float[] sliceScores, string question, string answer,
-        string outputPngPath)
+        string outputPath)
     {
-        var png = RenderPng(volume, depth, height, width, sliceScores, question, answer);
-        string? dir = Path.GetDirectoryName(Path.GetFullPath(outputPngPath));
+        var format = FormatOf(outputPath) ?? throw new ArgumentException(
+            $"{outputPath}: the picture is written as PNG (.png) or JPEG (.jpg, .jpeg), not as '{Path.GetExtension(outputPath)}'",
+            nameof(outputPath));
+        var bytes = RenderImage(volume, depth, height, width, sliceScores, question, answer, format);
+        string? dir = Path.GetDirectoryName(Path.GetFullPath(outputPath));
         if (dir is not null)
         {
             Directory.CreateDirectory(dir);
         }
 
-        File.WriteAllBytes(outputPngPath, png);
+        File.WriteAllBytes(outputPath, bytes);
     }
+
+    /// <summary>The image format for a file name: PNG for .png, JPEG for .jpg / .jpeg (any case), else null.</summary>
+    public static SKEncodedImageFormat? FormatOf(string path) => Path.GetExtension(path).ToLowerInvariant() switch
+    {
+        ".png" => SKEncodedImageFormat.Png,
+        ".jpg" or ".jpeg" => SKEncodedImageFormat.Jpeg,
+        _ => null,
+    };
 
     /// <summary>Renders the picture and returns the PNG bytes.</summary>
     public static byte[] RenderPng(
-        float[] volume, int depth, int height, int width, float[] sliceScores, string question, string answer)
+        float[] volume, int depth, int height, int width, float[] sliceScores, string question, string answer) =>
+        RenderImage(volume, depth, height, width, sliceScores, question, answer, SKEncodedImageFormat.Png);
+
+    /// <summary>Renders the picture and returns its bytes as PNG or JPEG (quality 92).</summary>
+    public static byte[] RenderImage(
+        float[] volume, int depth, int height, int width, float[] sliceScores, string question, string answer,
+        SKEncodedImageFormat format)
     {
         Validate(volume, depth, height, width, sliceScores);
         question ??= "";
@@ -86,8 +108,13 @@ public static class ExplainPicture
         DrawChart(canvas, layout, sliceScores);
         DrawFooter(canvas, layout, sliceScores);
         using var pixmap = surface.PeekPixels();
-        using var data = pixmap.Encode(new SKPngEncoderOptions(SKPngEncoderFilterFlags.Sub | SKPngEncoderFilterFlags.Up, zLibLevel: 6))
-            ?? throw new InvalidOperationException("PNG encoding failed");
+        using var data = (format switch
+        {
+            SKEncodedImageFormat.Png => pixmap.Encode(new SKPngEncoderOptions(SKPngEncoderFilterFlags.Sub | SKPngEncoderFilterFlags.Up, zLibLevel: 6)),
+            SKEncodedImageFormat.Jpeg => pixmap.Encode(new SKJpegEncoderOptions(92, SKJpegEncoderDownsample.Downsample420,
+                SKJpegEncoderAlphaOption.Ignore)),
+            _ => throw new ArgumentException($"{format} is not PNG or JPEG", nameof(format)),
+        }) ?? throw new InvalidOperationException($"{format} encoding failed");
         return data.ToArray();
     }
 
@@ -95,9 +122,36 @@ public static class ExplainPicture
     public static (int Width, int Height) Size(int depth, int height, int width, string question, string answer) =>
         (CanvasWidth, new Layout(depth, height, width, question ?? "", answer ?? "").Height);
 
-    /// <summary>The indices of the <paramref name="k"/> highest scores, highest first (ties: lower index first).</summary>
-    public static int[] TopSlices(float[] sliceScores, int k) =>
-        [.. Enumerable.Range(0, sliceScores.Length).OrderByDescending(i => sliceScores[i]).ThenBy(i => i).Take(k)];
+    /// <summary>
+    /// The slices that stand out, highest first: at most <paramref name="k"/> of the highest scores, each more than 1%
+    /// above the uniform score 1/D (the scores are a softmax over the D slices), and none tied (within 0.1%) with a
+    /// slice left out. Equal or nearly uniform scores (random weights) therefore mark no slice, and a tie at the k-th
+    /// place marks only the slices above it.
+    /// </summary>
+    public static int[] TopSlices(float[] sliceScores, int k)
+    {
+        var order = Enumerable.Range(0, sliceScores.Length).OrderByDescending(i => sliceScores[i]).ThenBy(i => i).ToArray();
+        double uniform = 1.0 / sliceScores.Length;
+        int m = 0;
+        while (m < Math.Min(k, order.Length) && sliceScores[order[m]] > uniform * StandOut)
+        {
+            m++;
+        }
+
+        while (m > 0 && m < order.Length && Tied(sliceScores[order[m - 1]], sliceScores[order[m]]))
+        {
+            m--;
+        }
+
+        return order[..m];
+    }
+
+    // A slice stands out when its score exceeds the uniform 1/D by more than 1%; two scores within 0.1% of each other
+    // are the same score (they also print the same at the picture's three decimals).
+    private const double StandOut = 1.01;
+    private const double TieTolerance = 1e-3;
+
+    private static bool Tied(float a, float b) => Math.Abs(a - b) <= TieTolerance * Math.Max(Math.Abs(a), Math.Abs(b));
 
     private static int TopCount(int depth) => Math.Min(3, depth);
 
@@ -347,7 +401,8 @@ public static class ExplainPicture
         using var small = MakeFont(SmallSize);
         using var muted = Fill(Muted);
         var top = TopSlices(scores, TopCount(scores.Length));
-        string tops = string.Join(", ", top.Select(s => $"#{s} ({scores[s]:0.000})"));
+        string tops = top.Length == 0 ? "none (every score is within 1% of uniform)"
+            : string.Join(", ", top.Select(s => $"#{s} ({scores[s]:0.000})"));
         canvas.DrawText(
             $"Top slices: {tops}  ·  sum of scores {scores.Sum():0.000}  ·  slice 0 is the most superior; " +
             "each slice is shown as on a viewer (anterior up, patient's right on the left)",

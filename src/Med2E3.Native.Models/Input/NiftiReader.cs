@@ -11,11 +11,13 @@ namespace Med2E3.Native.Models.Input;
 /// <list type="bullet">
 /// <item>Byte order is detected from sizeof_hdr (348 or 540 read in either order).</item>
 /// <item>Datatypes: uint8, int8, int16, uint16, int32, uint32, int64, uint64, float32, float64.</item>
-/// <item>dim[0] must be 3, or 4 with dim[4] = 1.</item>
+/// <item>dim[0] must be 3, or 4 (a series of dim[4] volumes, one picked with <see cref="VolumeReadOptions.Frame"/>),
+/// higher dims 1.</item>
 /// <item>Intensities: value = raw · scl_slope + scl_inter in float64, rounded to float32; slope 0 means unscaled.</item>
-/// <item>Orientation from the sform when sform_code &gt; 0, else the qform (quaternion) when qform_code &gt; 0, else
-/// pixdim alone (NIfTI "method 1": i → R, j → A, k → S); then permuted and flipped by
-/// <see cref="Orientation.ToCanonical"/>.</item>
+/// <item>Orientation exactly as nibabel gives it: the sform when sform_code ≠ 0, else the qform (quaternion) when
+/// qform_code ≠ 0, else pixdim alone in the Analyze convention (i → L, j → A, k → S); the axes from
+/// <see cref="Orientation.AxesFromMatrix"/> (nibabel's <c>io_orientation</c>). The voxels are decoded straight
+/// into the canonical order (<see cref="Orientation.Layout"/>), so no second full-size array is made.</item>
 /// </list>
 /// </remarks>
 public static class NiftiReader
@@ -37,7 +39,8 @@ public static class NiftiReader
         var warnings = new List<string>();
 
         var type = DataType(header, path);
-        var (ni, nj, nk) = Sizes(header, path, options);
+        var (ni, nj, nk, frames) = Sizes(header, path, options);
+        int frame = PickFrame(frames, options.Frame, path);
         int headerSize = header.Version == 1 ? 348 : 540;
         double off = header.VoxOffset;
         if (!double.IsFinite(off) || off != Math.Floor(off) || off < headerSize || off > (double)(1L << 48))
@@ -46,12 +49,15 @@ public static class NiftiReader
                 $"bad vox_offset {off} (expected a whole number of bytes ≥ {headerSize}, the header size)");
         }
 
-        long skip = (long)off - headerSize;
+        long frameBytes = (long)ni * nj * nk * VoxelTypeInfo.Size(type);
+        long skip = (long)off - headerSize + frame * frameBytes;
         long skipped = StreamUtil.Skip(stream, skip, path);
         if (skipped < skip)
         {
-            throw new VolumeFormatException(path,
-                $"truncated file: vox_offset is {(long)off} but the file ends after {headerSize + skipped} bytes");
+            throw new VolumeFormatException(path, frame == 0
+                ? $"truncated file: vox_offset is {(long)off} but the file ends after {headerSize + skipped} bytes"
+                : $"truncated data: frame {frame} starts at byte {(long)off + frame * frameBytes} but the file ends " +
+                  $"after {headerSize + skipped} bytes");
         }
 
         double slope = header.SclSlope;
@@ -68,52 +74,92 @@ public static class NiftiReader
             inter = 0;
         }
 
-        var raw = new float[(long)ni * nj * nk];
-        VoxelDecoder.Read(stream, type, header.BigEndian, raw, scale, slope, inter, path,
-            $"at offset {(long)off}");
-
-        var (matrix, source) = WorldMatrix(header, warnings);
+        var (matrix, source) = WorldMatrix(header, ni, nj, nk, warnings);
         var axes = Orientation.AxesFromMatrix(matrix)!.Value;
-        var data = Orientation.ToCanonical(raw, ni, nj, nk, axes.WorldAxis, axes.Sign, out int d, out int h, out int w);
+        var layout = Orientation.Layout(ni, nj, nk, axes.WorldAxis, axes.Sign);
+        var data = new float[(long)ni * nj * nk];
+        VoxelDecoder.Read(stream, type, header.BigEndian, data, layout, ni, nj, nk, scale, slope, inter, path,
+            frames > 1 ? $"of frame {frame} at offset {(long)off + frame * frameBytes}" : $"at offset {(long)off}");
+        int d = layout.D, h = layout.H, w = layout.W;
         if (VoxelDecoder.CheckFinite(data, h, w, options.NonFinite, path) is { } warning)
         {
             warnings.Add(warning);
         }
 
-        var spacing = new double[3];
-        for (int v = 0; v < 3; v++)
-        {
-            double len = Math.Sqrt(matrix[0, v] * matrix[0, v] + matrix[1, v] * matrix[1, v] + matrix[2, v] * matrix[2, v]);
-            spacing[2 - axes.WorldAxis[v]] = len;
-        }
-
+        var affine = Orientation.CanonicalAffine(matrix, ni, nj, nk, axes.WorldAxis, axes.Sign);
         return new Volume(data, d, h, w, path, header.Version == 1 ? VolumeFileFormat.Nifti1 : VolumeFileFormat.Nifti2)
         {
-            SpacingMm = (spacing[0], spacing[1], spacing[2]),
+            SpacingMm = Orientation.Spacing(affine),
+            Affine = affine,
             SourceAxisCodes = Orientation.AxisCodes(axes.WorldAxis, axes.Sign),
             OrientationSource = source,
+            FormatDetails = $"NIfTI-{header.Version}{(header.BigEndian ? " big-endian" : "")}, {VoxelTypeInfo.Name(type)} " +
+                $"stored {ni}×{nj}×{nk} (i, j, k)" + (frames > 1 ? $", frame {frame} of {frames}" : "") +
+                (scale ? $", scl_slope {slope} scl_inter {inter}" : ""),
+            Frame = frames > 1 ? frame : null,
             Warnings = warnings,
         };
     }
 
     /// <summary>
-    /// The 3×3 voxel-to-world (RAS+, mm) matrix: the sform if sform_code &gt; 0 and it is usable, else the qform if
-    /// qform_code &gt; 0, else diag(pixdim[1..3]).
+    /// The frame to read of an image with <paramref name="frames"/> frames: <paramref name="requested"/>, which must
+    /// exist; when none is requested, the only one.
     /// </summary>
-    private static (double[,] M, string Source) WorldMatrix(NiftiHeader hd, List<string> warnings)
+    internal static int PickFrame(long frames, int? requested, string path)
     {
-        if (hd.SformCode > 0)
+        if (requested is { } f)
         {
-            var m = new double[3, 3];
+            if (f < 0 || f >= frames)
+            {
+                throw new VolumeFormatException(path, frames == 1
+                    ? $"frame {f} does not exist: the image has a single frame (0)"
+                    : $"frame {f} does not exist: the image has {frames} frames (0 to {frames - 1})");
+            }
+
+            return f;
+        }
+
+        if (frames > 1)
+        {
+            throw new VolumeFormatException(path,
+                $"4-D image with {frames} frames (dim[4] = {frames}); choose one with --frame N " +
+                $"(VolumeReadOptions.Frame), 0 to {frames - 1}");
+        }
+
+        return 0;
+    }
+
+    /// <summary>
+    /// The 3×4 voxel-to-world (RAS+, mm) matrix world = M·(i, j, k, 1), chosen as nibabel's
+    /// <c>get_best_affine</c> chooses it after nibabel's header fixes on load (codes outside 0–5 read as 0; qfac
+    /// other than ±1 read as 1; pixdim[1..3] taken as |pixdim|, 0 as 1): the sform if sform_code ≠ 0, else the
+    /// qform if qform_code ≠ 0, else the Analyze affine diag(−pixdim[1], pixdim[2], pixdim[3]) centred on the
+    /// volume (i → L, j → A, k → S). An sform or qform that cannot give an orientation (singular, not finite, not
+    /// a rotation) is skipped with a warning, where nibabel would fail.
+    /// </summary>
+    private static (double[,] M, string Source) WorldMatrix(NiftiHeader hd, int ni, int nj, int nk, List<string> warnings)
+    {
+        int sformCode = XformCode(hd.SformCode, "sform_code", warnings);
+        int qformCode = XformCode(hd.QformCode, "qform_code", warnings);
+        var zoom = new double[3];
+        for (int v = 0; v < 3; v++)
+        {
+            double x = Math.Abs(hd.Pixdim[v + 1]);
+            zoom[v] = x > 0 && double.IsFinite(x) ? x : 1.0;
+        }
+
+        if (sformCode != 0)
+        {
+            var m = new double[3, 4];
             for (int r = 0; r < 3; r++)
             {
-                for (int c = 0; c < 3; c++)
+                for (int c = 0; c < 4; c++)
                 {
                     m[r, c] = hd.Srow[r, c];
                 }
             }
 
-            if (Orientation.AxesFromMatrix(m) is not null)
+            if (Orientation.AxesFromMatrix(m) is not null && double.IsFinite(m[0, 3] + m[1, 3] + m[2, 3]))
             {
                 return (m, "sform");
             }
@@ -121,45 +167,58 @@ public static class NiftiReader
             warnings.Add($"sform (sform_code {hd.SformCode}) is singular or not finite; ignored");
         }
 
-        if (hd.QformCode > 0)
+        if (qformCode != 0)
         {
             var q = hd.Quatern;
-            var m = Orientation.QuaternionToMatrix(q[0], q[1], q[2], hd.Pixdim[0], hd.Pixdim[1], hd.Pixdim[2], hd.Pixdim[3]);
-            if (Orientation.AxesFromMatrix(m) is not null)
+            double qfac = hd.Pixdim[0] is 1 or -1 ? hd.Pixdim[0] : 1;
+            var r = Orientation.QuaternionToMatrix(q[0], q[1], q[2], qfac, zoom[0], zoom[1], zoom[2]);
+            if (r is not null && Orientation.AxesFromMatrix(r) is not null
+                && double.IsFinite(hd.QOffset[0] + hd.QOffset[1] + hd.QOffset[2]))
             {
-                return (m, "qform");
+                return (new double[,]
+                {
+                    { r[0, 0], r[0, 1], r[0, 2], hd.QOffset[0] },
+                    { r[1, 0], r[1, 1], r[1, 2], hd.QOffset[1] },
+                    { r[2, 0], r[2, 1], r[2, 2], hd.QOffset[2] },
+                }, "qform");
             }
 
             warnings.Add($"qform (qform_code {hd.QformCode}) is not a valid rotation; ignored");
         }
         else
         {
-            warnings.Add("no sform or qform: orientation taken as i → R, j → A, k → S (NIfTI method 1)");
+            warnings.Add("no sform or qform: orientation from pixdim in the Analyze convention that nibabel uses " +
+                "(i → L, j → A, k → S)");
         }
 
-        var p = new double[3];
-        for (int v = 0; v < 3; v++)
+        // nibabel's shape_zoom_affine with the x flip: the origin is the volume's centre.
+        return (new double[,]
         {
-            double x = Math.Abs(hd.Pixdim[v + 1]);
-            p[v] = x > 0 && double.IsFinite(x) ? x : 1.0;
-        }
-
-        return (new double[,] { { p[0], 0, 0 }, { 0, p[1], 0 }, { 0, 0, p[2] } }, "pixdim");
+            { -zoom[0], 0, 0, (ni - 1) / 2.0 * zoom[0] },
+            { 0, zoom[1], 0, -(nj - 1) / 2.0 * zoom[1] },
+            { 0, 0, zoom[2], -(nk - 1) / 2.0 * zoom[2] },
+        }, "pixdim");
     }
 
-    private static (int Ni, int Nj, int Nk) Sizes(NiftiHeader hd, string path, VolumeReadOptions options)
+    // NIfTI xform codes are 0 (unknown) to 5 (template); nibabel resets any other value to 0 when it loads a header.
+    private static int XformCode(int code, string field, List<string> warnings)
     {
-        var dim = hd.Dim;
-        if (dim[0] == 4 && dim[4] != 1)
+        if (code is >= 0 and <= 5)
         {
-            throw new VolumeFormatException(path,
-                $"4-D image with dim[4] = {dim[4]}; only a single volume (dim[4] = 1) is supported");
+            return code;
         }
 
-        if (dim[0] is not (3 or 4))
+        warnings.Add($"{field} {code} is not a NIfTI xform code (0 to 5); treated as 0, as nibabel does");
+        return 0;
+    }
+
+    private static (int Ni, int Nj, int Nk, long Frames) Sizes(NiftiHeader hd, string path, VolumeReadOptions options)
+    {
+        var dim = hd.Dim;
+        if (dim[0] is < 3 or > 7)
         {
             throw new VolumeFormatException(path,
-                $"dim[0] = {dim[0]}; only 3-D volumes (dim[0] = 3, or 4 with dim[4] = 1) are supported");
+                $"dim[0] = {dim[0]}; only 3-D volumes (dim[0] = 3) and 4-D series of volumes (dim[0] = 4) are supported");
         }
 
         for (int a = 1; a <= 3; a++)
@@ -170,6 +229,22 @@ public static class NiftiReader
             }
         }
 
+        long frames = dim[0] >= 4 ? dim[4] : 1;
+        if (frames < 1)
+        {
+            throw new VolumeFormatException(path, $"dim[4] = {frames}; a 4-D image needs at least one frame");
+        }
+
+        for (int a = 5; a <= dim[0]; a++)
+        {
+            if (dim[a] != 1)
+            {
+                throw new VolumeFormatException(path,
+                    $"dim[0] = {dim[0]} with dim[{a}] = {dim[a]}; only 3-D volumes and 4-D series of volumes " +
+                    "(dims above the 4th equal to 1) are supported");
+            }
+        }
+
         long limit = Math.Min(options.MaxVoxels, Array.MaxLength);
         if (dim[1] > limit || dim[2] > limit || dim[3] > limit || (Int128)dim[1] * dim[2] * dim[3] > limit)
         {
@@ -177,7 +252,7 @@ public static class NiftiReader
                 $"dims {dim[1]}×{dim[2]}×{dim[3]} exceed the limit of {limit} voxels");
         }
 
-        return ((int)dim[1], (int)dim[2], (int)dim[3]);
+        return ((int)dim[1], (int)dim[2], (int)dim[3], frames);
     }
 
     private static VoxelType DataType(NiftiHeader hd, string path)

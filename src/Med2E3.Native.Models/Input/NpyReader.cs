@@ -76,13 +76,19 @@ public static class NpyReader
         var (type, bigEndian) = ParseDescr(descr, path);
         var (d, h, w) = SpatialShape(shape, path, options);
 
-        var data = new float[(long)d * h * w];
-        VoxelDecoder.Read(stream, type, bigEndian, data, scale: false, 1, 0, path,
-            $"('{descr}') after the {10 + (lenBytes - 2) + headerLen}-byte header");
-        if (fortran)
+        if (options.Frame is > 0)
         {
-            data = FortranToC(data, d, h, w);
+            throw new VolumeFormatException(path, $"frame {options.Frame} does not exist: a .npy volume has a single frame (0)");
         }
+
+        // C order stores W fastest (the canonical order); Fortran order stores D fastest, then H, then W.
+        var data = new float[(long)d * h * w];
+        var layout = fortran
+            ? new CanonicalLayout(d, h, w, 0, (long)h * w, w, 1)
+            : new CanonicalLayout(d, h, w, 0, 1, w, (long)h * w);
+        var (ni, nj, nk) = fortran ? (d, h, w) : (w, h, d);
+        VoxelDecoder.Read(stream, type, bigEndian, data, layout, ni, nj, nk, scale: false, slope: 1, inter: 0, path,
+            $"('{descr}') after the {10 + (lenBytes - 2) + headerLen}-byte header", roundOnce: true);
 
         var warnings = new List<string>();
         if (VoxelDecoder.CheckFinite(data, h, w, options.NonFinite, path) is { } warning)
@@ -90,25 +96,11 @@ public static class NpyReader
             warnings.Add(warning);
         }
 
-        return new Volume(data, d, h, w, path, VolumeFileFormat.Npy) { Warnings = warnings };
-    }
-
-    private static float[] FortranToC(float[] f, int d, int h, int w)
-    {
-        // Fortran order: the first axis varies fastest, so element (z, y, x) sits at z + d·(y + h·x).
-        var c = new float[f.Length];
-        for (int z = 0; z < d; z++)
+        return new Volume(data, d, h, w, path, VolumeFileFormat.Npy)
         {
-            for (int y = 0; y < h; y++)
-            {
-                for (int x = 0; x < w; x++)
-                {
-                    c[((long)z * h + y) * w + x] = f[z + (long)d * (y + (long)h * x)];
-                }
-            }
-        }
-
-        return c;
+            FormatDetails = $".npy {major}.0, '{descr}', {(fortran ? "Fortran" : "C")} order, shape {ShapeText(shape)}",
+            Warnings = warnings,
+        };
     }
 
     private static (int D, int H, int W) SpatialShape(long[] shape, string path, VolumeReadOptions options)
@@ -117,6 +109,13 @@ public static class NpyReader
         if (shape.Length is not (3 or 4))
         {
             throw new VolumeFormatException(path, $"shape {text} is not (D, H, W) or (1, D, H, W)");
+        }
+
+        if (shape.Length == 4 && shape[0] != 1 && shape[3] == 1)
+        {
+            throw new VolumeFormatException(path,
+                $"shape {text} is channels-last (D, H, W, 1); M3D volumes are channel-first (1, D, H, W) or (D, H, W): " +
+                "save a[..., 0] or np.moveaxis(a, -1, 0) instead");
         }
 
         if (shape.Length == 4 && shape[0] != 1)
@@ -140,11 +139,36 @@ public static class NpyReader
         return ((int)s[0], (int)s[1], (int)s[2]);
     }
 
+    private static string Shorten(string s) => s.Length <= 120 ? s : s[..117] + "...";
+
     private static string ShapeText(long[] shape) =>
         shape.Length == 1 ? $"({shape[0]},)" : "(" + string.Join(", ", shape) + ")";
 
     private static (VoxelType Type, bool BigEndian) ParseDescr(string descr, string path)
     {
+        if (descr.StartsWith('['))
+        {
+            throw new VolumeFormatException(path,
+                $"structured dtype {Shorten(descr)} (a record array with named fields) is not supported; save a " +
+                "plain numeric array of shape (1, D, H, W) or (D, H, W)");
+        }
+
+        string? kind = descr.Length >= 2 ? descr[1] switch
+        {
+            'O' => "an object array (pickled Python objects, which are never loaded)",
+            'c' => "a complex dtype",
+            'S' or 'a' or 'U' => "a string dtype",
+            'V' => "a raw void dtype",
+            'M' or 'm' => "a date/time dtype",
+            _ => null,
+        } : null;
+        if (kind is not null)
+        {
+            throw new VolumeFormatException(path,
+                $"unsupported .npy dtype '{Shorten(descr)}', {kind} (supported: f2 f4 f8 u1 i1 i2 u2 i4 u4 i8 u8 b1, " +
+                "with '<', '>' or '|')");
+        }
+
         if (descr.Length >= 2)
         {
             char order = descr[0];
@@ -191,7 +215,7 @@ public static class NpyReader
             switch (key)
             {
                 case "descr":
-                    descr = p.String();
+                    descr = p.Descr();
                     break;
                 case "fortran_order":
                     fortran = p.Bool();
@@ -284,6 +308,43 @@ public static class NpyReader
             string s = text[_pos..end];
             _pos = end + 1;
             return s;
+        }
+
+        /// <summary>The descr value: a quoted dtype string, or the text of a structured dtype's list of fields.</summary>
+        public string Descr()
+        {
+            SkipSpace();
+            if (_pos >= text.Length || text[_pos] != '[')
+            {
+                return String();
+            }
+
+            int start = _pos;
+            int depth = 0;
+            char quote = '\0';
+            for (; _pos < text.Length; _pos++)
+            {
+                char c = text[_pos];
+                if (quote != '\0')
+                {
+                    quote = c == quote ? '\0' : quote;
+                }
+                else if (c is '\'' or '"')
+                {
+                    quote = c;
+                }
+                else if (c is '[' or '(')
+                {
+                    depth++;
+                }
+                else if (c is ']' or ')' && --depth == 0)
+                {
+                    _pos++;
+                    return text[start.._pos];
+                }
+            }
+
+            throw Error("unterminated list in 'descr'");
         }
 
         public bool Bool()

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Med2E3.Native.Ops;
 using Med2E3.Native.Ops.Ops;
 using Med2E3.Native.Tensors;
@@ -11,14 +12,18 @@ namespace Med2E3.Native.Models.Input;
 /// <remarks>
 /// <see cref="Run(Volume, PreprocessOptions)"/> applies, in order:
 /// <list type="number">
-/// <item>optional intensity window (clamp to [lo, hi]; not in the reference, meant for raw CT in Hounsfield units);</item>
-/// <item>min–max normalisation, on by default for NIfTI only (.npy files of M3D are already normalised, §1.1);</item>
+/// <item>the intensity step (<see cref="PreprocessOptions.Intensity"/>): an optional window (clamp to [lo, hi], for
+/// raw CT in Hounsfield units; not in the reference), then min–max scaling to [0, 1] where the mode and the format
+/// call for it (.npy files of M3D are already normalised, §1.1, and are kept as they are), then, for a MONOCHROME1
+/// DICOM volume, 1 − x so that bright means what it means on a viewer;</item>
 /// <item>CropForeground: the bounding box of voxels &gt; 0, margin 0 (MONAI defaults). A volume with no voxel &gt; 0,
 /// where the reference fails, keeps its full extent and gets a warning;</item>
 /// <item>trilinear resize to the target size with align_corners = False (PyTorch <c>F.interpolate</c> semantics),
 /// an exact copy when the size already matches;</item>
 /// <item>optionally, rounding to bfloat16.</item>
 /// </list>
+/// Memory: the intensity step is applied voxel by voxel while the box is found and the crop is taken, so besides the
+/// input only the crop (or nothing, with <see cref="PreprocessOptions.InPlace"/>) and the output are allocated.
 /// </remarks>
 public static class Preprocess
 {
@@ -29,70 +34,78 @@ public static class Preprocess
     public const string NoForegroundWarning =
         "no voxel is > 0, so there is no foreground to crop: the whole volume was resized instead";
 
-    /// <summary>Preprocesses a volume read from disk into the model's input.</summary>
-    public static PreprocessResult Run(Volume volume, PreprocessOptions? options = null)
+    /// <summary>Preprocesses a volume read from disk into the model's input, on the host.</summary>
+    public static PreprocessResult Run(Volume volume, PreprocessOptions options)
     {
         ArgumentNullException.ThrowIfNull(volume);
-        options ??= PreprocessOptions.Default;
-        bool normalize = options.MinMaxNormalize ?? volume.Format is VolumeFileFormat.Nifti1 or VolumeFileFormat.Nifti2;
-        return Run(volume.Data, volume.Depth, volume.Height, volume.Width, normalize, options, volume.Warnings);
+        var plan = Plan(volume.Data, volume.Depth, volume.Height, volume.Width, volume.Format, volume.DisplayInverted,
+            options, volume.Warnings, volume.Data);
+        return Resized(volume.Data, volume.Depth, volume.Height, volume.Width, plan, options);
     }
 
     /// <summary>
-    /// Preprocesses a volume with the crop + resize on <paramref name="device"/>: window, min–max and the foreground
-    /// box run on the host (cheap O(N) passes), the windowed volume is uploaded once, and the ResizeTrilinear3d op
-    /// (<c>F.ResizeTrilinear3d</c>, kernels/resize.cu on CUDA) crops and resizes it there. The result's tensor stays
-    /// on the device. On the CPU this is <see cref="Run(Volume, PreprocessOptions)"/> computed through the same op.
+    /// Preprocesses a volume with the crop + resize on <paramref name="device"/>: the intensity step and the
+    /// foreground box run on the host (cheap O(N) passes), the cropped volume is uploaded once, and the
+    /// ResizeTrilinear3d op (<c>F.ResizeTrilinear3d</c>, kernels/resize.cu on CUDA) resizes it there; the result's
+    /// tensor stays on the device. On the CPU this is <see cref="Run(Volume, PreprocessOptions)"/> (the CPU op is that
+    /// same reference loop).
     /// </summary>
-    public static PreprocessResult Run(Volume volume, Device device, PreprocessOptions? options = null)
+    public static PreprocessResult Run(Volume volume, Device device, PreprocessOptions options)
     {
         ArgumentNullException.ThrowIfNull(volume);
-        options ??= PreprocessOptions.Default;
-        bool normalize = options.MinMaxNormalize ?? volume.Format is VolumeFileFormat.Nifti1 or VolumeFileFormat.Nifti2;
+        if (device.Kind == DeviceKind.Cpu)
+        {
+            return Run(volume, options);
+        }
+
         int d = volume.Depth, h = volume.Height, w = volume.Width;
-        var (x, box, warnings) = Prepare(volume.Data, d, h, w, normalize, options, volume.Warnings);
+        var plan = Plan(volume.Data, d, h, w, volume.Format, volume.DisplayInverted, options, volume.Warnings, volume.Data);
+        var box = plan.Box;
         using var scope = TensorScope.Begin();
-        var host = Tensor.FromArray(x, 1, 1, d, h, w);                                          // (1, 1, D, H, W)
-        var onDevice = host.To(device);                                                        // (1, 1, D, H, W)
+        var host = Tensor.Empty([1, 1, box.Depth, box.Height, box.Width], DType.F32, Device.Cpu); // (1, 1, D', H', W')
+        unsafe
+        {
+            // SAFETY: host is a new contiguous CPU f32 tensor of exactly box.Depth·box.Height·box.Width values.
+            CopyCrop(volume.Data, d, h, w, plan, new Span<float>((float*)host.DataPointer, (int)host.Numel));
+        }
+
+        var onDevice = host.To(device);                                                        // (1, 1, D', H', W')
         var y = F.ResizeTrilinear3d(onDevice, [options.TargetDepth, options.TargetHeight, options.TargetWidth],
-            CropArray(box));                                                                   // (1, 1, od, oh, ow)
+            [0, box.Depth, 0, box.Height, 0, box.Width]);                                      // (1, 1, od, oh, ow)
         if (options.RoundToBf16)
         {
             var half = y.To(DType.BF16);                                                       // (1, 1, od, oh, ow)
             y = half.To(DType.F32);                                                            // (1, 1, od, oh, ow)
         }
 
-        return new PreprocessResult(scope.Keep(y), box, warnings);
+        return new PreprocessResult(scope.Keep(y), box, plan.Warnings, plan.Description);
     }
 
     /// <summary>
-    /// Preprocesses a (<paramref name="d"/>, <paramref name="h"/>, <paramref name="w"/>) array; <paramref name="normalize"/>
-    /// decides min–max normalisation (<see cref="PreprocessOptions.MinMaxNormalize"/> is not consulted here).
-    /// The input is not modified.
+    /// Preprocesses a (<paramref name="d"/>, <paramref name="h"/>, <paramref name="w"/>) array of values given as they
+    /// are (the rule of .npy files for <see cref="IntensityMode.Auto"/>). The input is not modified.
     /// </summary>
-    public static PreprocessResult Run(
-        ReadOnlySpan<float> data, int d, int h, int w, bool normalize, PreprocessOptions options,
+    public static PreprocessResult Run(ReadOnlySpan<float> data, int d, int h, int w, PreprocessOptions options,
         IReadOnlyList<string>? readerWarnings = null)
     {
-        var (x, box, warnings) = Prepare(data, d, h, w, normalize, options, readerWarnings);
-        int od = options.TargetDepth;
-        int oh = options.TargetHeight;
-        int ow = options.TargetWidth;
-        var y = new float[(long)od * oh * ow];
-        ResizeTrilinear(x, d, h, w, box, y, od, oh, ow); // (od, oh, ow)
-        if (options.RoundToBf16)
+        if (options.InPlace)
         {
-            RoundToBf16(y);
+            throw new ArgumentException("InPlace needs a Volume, whose array can be written", nameof(options));
         }
 
-        return new PreprocessResult(y, od, oh, ow, box, warnings);
+        var plan = Plan(data, d, h, w, VolumeFileFormat.InMemory, false, options, readerWarnings ?? [], own: null);
+        return Resized(data, d, h, w, plan, options);
     }
 
-    // Steps 1–3 on the host: window, min–max and the foreground box (the whole volume when there is none).
-    private static (float[] X, CropBox Box, List<string> Warnings) Prepare(
-        ReadOnlySpan<float> data, int d, int h, int w, bool normalize, PreprocessOptions options,
-        IReadOnlyList<string>? readerWarnings)
+    /// <summary>What preprocessing will do to one volume: the intensity transform, the crop box and the notes.</summary>
+    private sealed record PlanResult(IntensityTransform Transform, CropBox Box, List<string> Warnings, string Description);
+
+    // The intensity step (applied to `own`, the volume's array, with InPlace) and the foreground box.
+    private static PlanResult Plan(
+        ReadOnlySpan<float> data, int d, int h, int w, VolumeFileFormat format, bool invert, PreprocessOptions options,
+        IReadOnlyList<string> readerWarnings, float[]? own)
     {
+        ArgumentNullException.ThrowIfNull(options);
         CheckSize(data.Length, d, h, w, nameof(data));
         int od = options.TargetDepth;
         int oh = options.TargetHeight;
@@ -102,27 +115,175 @@ public static class Preprocess
             throw new ArgumentException($"target size {od}×{oh}×{ow} must be positive", nameof(options));
         }
 
-        var warnings = new List<string>(readerWarnings ?? []);
-        var x = data.ToArray(); // (D, H, W)
-        if (options.Window is { } win)
+        var warnings = new List<string>(readerWarnings);
+        var (transform, description) = Intensity(data, format, invert, options, warnings);
+        if (options.InPlace && own is not null && !transform.IsIdentity)
         {
-            Window(x, win.Lo, win.Hi);
+            for (int i = 0; i < own.Length; i++)
+            {
+                own[i] = transform.Apply(own[i]);
+            }
+
+            transform = IntensityTransform.Identity;
         }
 
-        if (normalize)
-        {
-            MinMaxNormalize(x);
-        }
-
-        var box = ForegroundBox(x, 1, d, h, w);
+        var box = ForegroundBox(data, d, h, w, transform);
         if (box.IsEmpty)
         {
             warnings.Add(NoForegroundWarning);
             box = CropBox.Full(d, h, w);
         }
 
-        return (x, box, warnings);
+        return new PlanResult(transform, box, warnings, description);
     }
+
+    /// <summary>The intensity transform for this volume and options, and what it does in words.</summary>
+    private static (IntensityTransform Transform, string Description) Intensity(
+        ReadOnlySpan<float> data, VolumeFileFormat format, bool invert, PreprocessOptions options, List<string> warnings)
+    {
+        var mode = options.Intensity;
+        bool clamp = options.Window is not null;
+        var (lo, hi) = options.Window ?? (0f, 0f);
+        if (clamp && (!float.IsFinite(lo) || !float.IsFinite(hi) || lo >= hi))
+        {
+            throw new ArgumentException($"window [{lo}, {hi}] must be finite with lo < hi", nameof(options));
+        }
+
+        if (clamp && mode == IntensityMode.AsIs)
+        {
+            throw new ArgumentException("a window scales the volume to [0, 1]; it cannot be combined with IntensityMode.AsIs",
+                nameof(options));
+        }
+
+        float min = float.PositiveInfinity, max = float.NegativeInfinity;
+        for (int i = 0; i < data.Length; i++)
+        {
+            float x = data[i];
+            if (clamp)
+            {
+                x = x < lo ? lo : x > hi ? hi : x;
+            }
+
+            min = Math.Min(min, x);
+            max = Math.Max(max, x);
+        }
+
+        string range = $"[{Num(min)}, {Num(max)}]";
+        bool given = format is VolumeFileFormat.Npy or VolumeFileFormat.InMemory;
+        bool scale = clamp || mode switch
+        {
+            IntensityMode.AsIs => false,
+            IntensityMode.MinMax => true,
+            _ => !given || min < 0 || max > 1,
+        };
+        if (scale && !clamp && mode == IntensityMode.Auto && given)
+        {
+            warnings.Add($"values span {range}, not [0, 1] as M3D's .npy volumes do: min–max scaled to [0, 1] " +
+                "(--intensity as-is keeps them, --window LO,HI clamps them first)");
+        }
+
+        bool inverted = invert && scale;
+        if (invert && !scale)
+        {
+            warnings.Add("MONOCHROME1: low values are meant to be shown bright; passed as they are (not inverted)");
+        }
+
+        string description = !scale
+            ? mode == IntensityMode.AsIs ? $"as is ({range})" : $"kept as is: values already in [0, 1] ({range})"
+            : (clamp ? $"window [{Num(lo)}, {Num(hi)}], then " : "")
+              + $"min–max {range} → [0, 1]" + (inverted ? ", then 1 − x (MONOCHROME1)" : "");
+        float denom = Math.Max(max - min, NormalizeFloor);
+        return (new IntensityTransform(clamp, lo, hi, scale, min, denom, inverted), description);
+    }
+
+    private static string Num(float x) => x.ToString("0.####", CultureInfo.InvariantCulture);
+
+    // The transformed crop, resized on the host.
+    private static PreprocessResult Resized(
+        ReadOnlySpan<float> data, int d, int h, int w, PlanResult plan, PreprocessOptions options)
+    {
+        int od = options.TargetDepth;
+        int oh = options.TargetHeight;
+        int ow = options.TargetWidth;
+        var y = new float[(long)od * oh * ow];
+        var box = plan.Box;
+        if (plan.Transform.IsIdentity)
+        {
+            ResizeTrilinear(data, d, h, w, box, y, od, oh, ow); // (od, oh, ow)
+        }
+        else
+        {
+            var crop = new float[(long)box.Depth * box.Height * box.Width];
+            CopyCrop(data, d, h, w, plan, crop);
+            ResizeTrilinear(crop, box.Depth, box.Height, box.Width, y, od, oh, ow); // (od, oh, ow)
+        }
+
+        if (options.RoundToBf16)
+        {
+            RoundToBf16(y);
+        }
+
+        return new PreprocessResult(y, od, oh, ow, box, plan.Warnings, plan.Description);
+    }
+
+    // The plan's box of the volume with the intensity transform applied, (D', H', W').
+    private static void CopyCrop(ReadOnlySpan<float> src, int d, int h, int w, PlanResult plan, Span<float> dst)
+    {
+        var box = plan.Box;
+        var t = plan.Transform;
+        int o = 0;
+        for (int z = box.D0; z < box.D1; z++)
+        {
+            for (int y = box.H0; y < box.H1; y++)
+            {
+                var row = src.Slice((z * h + y) * w + box.W0, box.Width);
+                for (int x = 0; x < row.Length; x++)
+                {
+                    dst[o++] = t.Apply(row[x]);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// The affine of a model input ((w, h, d, 1) → RAS+ mm, as <see cref="Volume.Affine"/>) cut as
+    /// <paramref name="box"/> from a volume with affine <paramref name="source"/> and resized to
+    /// (<paramref name="od"/>, <paramref name="oh"/>, <paramref name="ow"/>): with align_corners = False, output index
+    /// o along an axis of crop extent n and output size m sits at input index box₀ + (o + ½)·n/m − ½, so each column is
+    /// scaled by n/m and the origin moves to that point. The input and the model input then overlay in a viewer.
+    /// </summary>
+    public static double[,] InputAffine(double[,] source, CropBox box, int od, int oh, int ow)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        // Columns of the affine: 0 = w, 1 = h, 2 = d.
+        double[] scale = [(double)box.Width / ow, (double)box.Height / oh, (double)box.Depth / od];
+        double[] start = [box.W0 + 0.5 * scale[0] - 0.5, box.H0 + 0.5 * scale[1] - 0.5, box.D0 + 0.5 * scale[2] - 0.5];
+        var a = new double[4, 4];
+        a[3, 3] = 1;
+        for (int r = 0; r < 3; r++)
+        {
+            a[r, 3] = source[r, 3];
+            for (int c = 0; c < 3; c++)
+            {
+                a[r, c] = source[r, c] * scale[c];
+                a[r, 3] += source[r, c] * start[c];
+            }
+        }
+
+        return a;
+    }
+
+    /// <summary>
+    /// The affine given to a volume that has none (.npy): 1 mm voxels in the canonical directions (W towards L, H
+    /// towards P, D towards I), voxel (0, 0, 0) at the origin.
+    /// </summary>
+    public static double[,] UnitCanonicalAffine() => new double[,]
+    {
+        { -1, 0, 0, 0 },
+        { 0, -1, 0, 0 },
+        { 0, 0, -1, 0 },
+        { 0, 0, 0, 1 },
+    };
 
     /// <summary>Clamps every value into [<paramref name="lo"/>, <paramref name="hi"/>].</summary>
     public static void Window(Span<float> x, float lo, float hi)
@@ -177,26 +338,33 @@ public static class Preprocess
     public static CropBox ForegroundBox(ReadOnlySpan<float> src, int c, int d, int h, int w)
     {
         CheckSize(src.Length, (long)c * d, h, w, nameof(src));
+        return ForegroundBox(src, c * d, h, w, IntensityTransform.Identity, d);
+    }
+
+    // The box of t(x) > 0 over `planes` (D, H, W)-major planes, depth taken modulo `depth` (channels OR-ed).
+    private static CropBox ForegroundBox(ReadOnlySpan<float> src, int planes, int h, int w, IntensityTransform t,
+        int depth = 0)
+    {
+        depth = depth == 0 ? planes : depth;
         int d0 = int.MaxValue, h0 = int.MaxValue, w0 = int.MaxValue;
         int d1 = -1, h1 = -1, w1 = -1;
+        bool identity = t.IsIdentity;
         int i = 0;
-        for (int ch = 0; ch < c; ch++)
+        for (int p = 0; p < planes; p++)
         {
-            for (int z = 0; z < d; z++)
+            int z = p % depth;
+            for (int y = 0; y < h; y++)
             {
-                for (int y = 0; y < h; y++)
+                for (int x = 0; x < w; x++, i++)
                 {
-                    for (int x = 0; x < w; x++, i++)
+                    if ((identity ? src[i] : t.Apply(src[i])) > 0f)
                     {
-                        if (src[i] > 0f)
-                        {
-                            d0 = Math.Min(d0, z);
-                            d1 = Math.Max(d1, z);
-                            h0 = Math.Min(h0, y);
-                            h1 = Math.Max(h1, y);
-                            w0 = Math.Min(w0, x);
-                            w1 = Math.Max(w1, x);
-                        }
+                        d0 = Math.Min(d0, z);
+                        d1 = Math.Max(d1, z);
+                        h0 = Math.Min(h0, y);
+                        h1 = Math.Max(h1, y);
+                        w0 = Math.Min(w0, x);
+                        w1 = Math.Max(w1, x);
                     }
                 }
             }

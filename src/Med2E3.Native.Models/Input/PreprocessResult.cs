@@ -12,25 +12,28 @@ public sealed class PreprocessResult : IDisposable
     private float[]? _data;
     private Tensor? _tensor;
 
-    internal PreprocessResult(float[] data, int depth, int height, int width, CropBox crop, IReadOnlyList<string> warnings)
-        : this(depth, height, width, crop, warnings)
+    internal PreprocessResult(float[] data, int depth, int height, int width, CropBox crop, IReadOnlyList<string> warnings,
+        string intensity)
+        : this(depth, height, width, crop, warnings, intensity)
     {
         _data = data;
     }
 
-    internal PreprocessResult(Tensor tensor, CropBox crop, IReadOnlyList<string> warnings)
-        : this(tensor.Dim(2), tensor.Dim(3), tensor.Dim(4), crop, warnings)
+    internal PreprocessResult(Tensor tensor, CropBox crop, IReadOnlyList<string> warnings, string intensity)
+        : this(tensor.Dim(2), tensor.Dim(3), tensor.Dim(4), crop, warnings, intensity)
     {
         _tensor = tensor;
     }
 
-    private PreprocessResult(int depth, int height, int width, CropBox crop, IReadOnlyList<string> warnings)
+    private PreprocessResult(int depth, int height, int width, CropBox crop, IReadOnlyList<string> warnings,
+        string intensity)
     {
         Depth = depth;
         Height = height;
         Width = width;
         Crop = crop;
         Warnings = warnings;
+        Intensity = intensity;
     }
 
     /// <summary>Voxels (D, H, W) row-major, float32; the model's (1, 1, D, H, W) input.</summary>
@@ -47,6 +50,12 @@ public sealed class PreprocessResult : IDisposable
 
     /// <summary>The foreground box that was cropped, in the input volume's voxel indices.</summary>
     public CropBox Crop { get; }
+
+    /// <summary>
+    /// What the intensity step did, in words, e.g. "window [-160, 240], then min–max [-160, 240] → [0, 1]" or
+    /// "kept as is: values already in [0, 1] ([0, 0.9961])".
+    /// </summary>
+    public string Intensity { get; }
 
     /// <summary>The reader's warnings followed by those of preprocessing (e.g. a volume with no foreground).</summary>
     public IReadOnlyList<string> Warnings { get; }

@@ -1,8 +1,9 @@
 namespace Med2E3.Native.Models.Input;
 
 /// <summary>
-/// The sample volumes made from <see cref="Phantom"/>: one embedded in this assembly for demos (so the built tool
-/// needs no file), and the small files under <c>tests/data/volumes/</c>, which <see cref="WriteTestSamples"/> regenerates.
+/// The sample volumes made from <see cref="Phantom"/>: the demo's volume embedded in this assembly (with the demo's
+/// other files under <c>Demo/assets/</c>, so the built tool needs no file), and the small files under
+/// <c>tests/data/volumes/</c>, which <see cref="WriteTestSamples"/> regenerates.
 /// </summary>
 public static class SampleVolumes
 {
@@ -33,12 +34,8 @@ public static class SampleVolumes
     /// <summary>Name of the NIfTI test sample: int16 HU, 8 × 32 × 32, stored RAS+, gzip.</summary>
     public const string TestNiftiFileName = "phantom-ct-8x32x32.nii.gz";
 
-    private const string ResourcePrefix = "Med2E3.Native.Models.Input.Samples.";
-
-    /// <summary>Opens the embedded demo volume's bytes (a .nii.gz); the caller disposes the stream.</summary>
-    public static Stream OpenDemo() =>
-        typeof(SampleVolumes).Assembly.GetManifestResourceStream(ResourcePrefix + DemoFileName)
-        ?? throw new InvalidOperationException($"embedded resource {ResourcePrefix + DemoFileName} is missing");
+    /// <summary>Opens the embedded demo volume's bytes (a .nii.gz, one of the demo's files); the caller disposes the stream.</summary>
+    public static Stream OpenDemo() => Demo.DemoAssets.Open(DemoFileName);
 
     /// <summary>Reads the embedded demo volume (canonical (D, H, W), Hounsfield units).</summary>
     public static Volume ReadDemo(VolumeReadOptions? options = null)

@@ -51,6 +51,12 @@ public sealed class Volume
     /// <summary>The container format.</summary>
     public VolumeFileFormat Format { get; }
 
+    /// <summary>
+    /// The format in detail, for messages: e.g. "NIfTI-1, int16 stored 512×512×300 (i, j, k), scl_slope 1 scl_inter
+    /// -1024" or "DICOM series 1.2.3… (CT, 300 files, Explicit VR Little Endian)".
+    /// </summary>
+    public string? FormatDetails { get; init; }
+
     /// <summary>Voxel size in mm along (D, H, W); null when the file carries none (.npy).</summary>
     public (double D, double H, double W)? SpacingMm { get; init; }
 
@@ -60,8 +66,28 @@ public sealed class Volume
     /// </summary>
     public string? SourceAxisCodes { get; init; }
 
-    /// <summary>Which header fields gave the orientation: "sform", "qform", "pixdim" or null (.npy).</summary>
+    /// <summary>
+    /// Which header fields gave the orientation: "sform", "qform", "pixdim" (NIfTI), "ImagePositionPatient" (DICOM)
+    /// or null (.npy).
+    /// </summary>
     public string? OrientationSource { get; init; }
+
+    /// <summary>
+    /// The 4×4 affine of <see cref="Data"/>: (w, h, d, 1) → RAS+ world coordinates in mm, i.e. the NIfTI affine of
+    /// the canonical array stored with W fastest (its columns point towards L, P and I up to obliquity). Null when the
+    /// file carries no geometry (.npy).
+    /// </summary>
+    public double[,]? Affine { get; init; }
+
+    /// <summary>The frame that was read of a 4-D file (NIfTI dim[4] &gt; 1), else null.</summary>
+    public int? Frame { get; init; }
+
+    /// <summary>
+    /// True for DICOM MONOCHROME1 images, whose lowest value is meant to be displayed white: preprocessing inverts
+    /// the scaled values (1 − x) so that the model sees them as a viewer shows them. <see cref="Data"/> itself holds
+    /// the modality values (e.g. Hounsfield units) in either case.
+    /// </summary>
+    public bool DisplayInverted { get; init; }
 
     /// <summary>Non-fatal findings of the reader (replaced NaN voxels, ignored scaling, orientation fallbacks).</summary>
     public IReadOnlyList<string> Warnings { get; init; } = [];

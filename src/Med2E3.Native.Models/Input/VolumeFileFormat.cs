@@ -12,6 +12,9 @@ public enum VolumeFileFormat
     /// <summary>NIfTI-2 single file (magic "n+2"), optionally gzip-compressed.</summary>
     Nifti2,
 
+    /// <summary>A DICOM series (a folder of single-frame files, or one multi-frame file), see <see cref="Dicom.DicomSeriesReader"/>.</summary>
+    Dicom,
+
     /// <summary>Made in memory (for example by <see cref="Phantom"/>).</summary>
     InMemory,
 }

@@ -14,4 +14,17 @@ public sealed record VolumeReadOptions
     /// allocated; the hard ceiling is <see cref="Array.MaxLength"/>, the longest <c>float[]</c> .NET can hold.
     /// </summary>
     public long MaxVoxels { get; init; } = 1L << 30;
+
+    /// <summary>
+    /// The frame (0-based) to read from a 4-D NIfTI image (dim[4] &gt; 1), as nibabel's <c>dataobj[..., N]</c>.
+    /// Null: the file must hold a single volume. A 3-D file has only frame 0.
+    /// </summary>
+    public int? Frame { get; init; }
+
+    /// <summary>
+    /// Which DICOM series to read when a folder holds several: a SeriesInstanceUID, or its 1-based number in the
+    /// list of series that reading an ambiguous folder prints. Null: the folder must hold
+    /// exactly one.
+    /// </summary>
+    public string? Series { get; init; }
 }

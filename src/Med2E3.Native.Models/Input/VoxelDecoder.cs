@@ -8,24 +8,30 @@ internal static class VoxelDecoder
     private const int ChunkBytes = 1 << 20;
 
     /// <summary>
-    /// Reads <c>dst.Length</c> elements of <paramref name="type"/> from <paramref name="stream"/> in file order.
-    /// value = raw · slope + inter, computed in float64 and rounded once to float32 (identity scaling when
-    /// <paramref name="scale"/> is false, so float32 data is copied bit for bit).
+    /// Reads an (<paramref name="ni"/>, <paramref name="nj"/>, <paramref name="nk"/>) array stored with i fastest
+    /// and writes every voxel straight to its place in <paramref name="dst"/> given by <paramref name="layout"/>, so
+    /// that a volume is reordered while it is decoded, without a second full-size array. value = raw · slope +
+    /// inter, computed in float64 and rounded once to float32 (<paramref name="scale"/> false: float32
+    /// data is copied bit for bit). Unscaled 64-bit integers go through float64 as nibabel's <c>get_fdata</c> does,
+    /// or, with <paramref name="roundOnce"/>, straight to float32 as numpy's <c>astype(np.float32)</c> does (the two
+    /// differ for integers beyond 2^53 that lie just above half a float32 step).
     /// </summary>
     public static void Read(
-        Stream stream, VoxelType type, bool bigEndian, Span<float> dst, bool scale, double slope, double inter,
-        string path, string where)
+        Stream stream, VoxelType type, bool bigEndian, Span<float> dst, CanonicalLayout layout, int ni, int nj, int nk,
+        bool scale, double slope, double inter, string path, string where, bool roundOnce = false)
     {
         int size = VoxelTypeInfo.Size(type);
-        long expected = (long)dst.Length * size;
-        var buffer = new byte[(int)Math.Min(ChunkBytes, expected)];
+        long total = (long)ni * nj * nk;
+        long expected = total * size;
+        int perChunk = (int)Math.Min(total, ChunkBytes / size);
+        var buffer = new byte[perChunk * size];
+        var piece = layout.StrideI == 1 ? null : new float[Math.Min(ni, perChunk)];
         long done = 0;
-        while (done < dst.Length)
+        while (done < total)
         {
-            int count = (int)Math.Min(dst.Length - done, buffer.Length / size);
-            int bytes = count * size;
-            int got = StreamUtil.ReadAtMost(stream, buffer.AsSpan(0, bytes), path);
-            if (got < bytes)
+            int count = (int)Math.Min(total - done, perChunk);
+            int got = StreamUtil.ReadAtMost(stream, buffer.AsSpan(0, count * size), path);
+            if (got < count * size)
             {
                 long have = done * size + got;
                 throw new VolumeFormatException(path,
@@ -33,14 +39,52 @@ internal static class VoxelDecoder
                     $"the file ends after {have}");
             }
 
-            Decode(buffer.AsSpan(0, bytes), type, bigEndian, dst.Slice((int)done, count), scale, slope, inter);
+            // The chunk in file order, cut at row ends: each run is part of one stored row (fixed j and k).
+            for (int at = 0; at < count;)
+            {
+                long e = done + at;
+                int i = (int)(e % ni);
+                long jk = e / ni;
+                int run = (int)Math.Min(ni - i, count - at);
+                long o = layout.IndexOf(i, (int)(jk % nj), (int)(jk / nj));
+                var src = buffer.AsSpan(at * size, run * size);
+                if (piece is null)
+                {
+                    Decode(src, type, bigEndian, dst.Slice((int)o, run), scale, slope, inter, roundOnce);
+                }
+                else
+                {
+                    Decode(src, type, bigEndian, piece.AsSpan(0, run), scale, slope, inter, roundOnce);
+                    for (int x = 0; x < run; x++, o += layout.StrideI)
+                    {
+                        dst[(int)o] = piece[x];
+                    }
+                }
+
+                at += run;
+            }
+
             done += count;
         }
     }
 
     private static void Decode(
-        ReadOnlySpan<byte> src, VoxelType type, bool be, Span<float> dst, bool scale, double slope, double inter)
+        ReadOnlySpan<byte> src, VoxelType type, bool be, Span<float> dst, bool scale, double slope, double inter,
+        bool roundOnce)
     {
+        if (!scale && roundOnce && type is VoxelType.Int64 or VoxelType.UInt64)
+        {
+            for (int i = 0; i < dst.Length; i++)
+            {
+                var b = src.Slice(i * 8, 8);
+                dst[i] = type == VoxelType.Int64
+                    ? be ? BinaryPrimitives.ReadInt64BigEndian(b) : BinaryPrimitives.ReadInt64LittleEndian(b)
+                    : be ? BinaryPrimitives.ReadUInt64BigEndian(b) : BinaryPrimitives.ReadUInt64LittleEndian(b);
+            }
+
+            return;
+        }
+
         if (!scale && type == VoxelType.Float32)
         {
             for (int i = 0; i < dst.Length; i++)

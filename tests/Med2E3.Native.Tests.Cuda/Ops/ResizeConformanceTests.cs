@@ -44,7 +44,7 @@ public class ResizeConformanceTests(TestDevice fixture)
                 for (int x = 4; x < 53; x++)
                     data[(z * h + y) * w + x] = (float)rng.NextDouble() + 0.01f; // foreground box [3:19, 7:50, 4:53]
         var volume = new Volume(data, d, h, w, "phantom.nii", VolumeFileFormat.Nifti1);
-        var options = new PreprocessOptions().WithTarget(8, 32, 32);
+        var options = new PreprocessOptions(8, 32, 32);
         using var leaks = TensorStats.Track();
         using (var host = Preprocess.Run(volume, options))
         using (var device = Preprocess.Run(volume, cuda, options))

@@ -31,12 +31,14 @@ public class BadInputTests
     }
 
     [Fact]
-    public void VolumeIsAFolder()
+    public void VolumeIsAFolderWithoutDicomImages()
     {
+        // A folder is read as a DICOM series; one holding no DICOM image says what it skipped.
         using var tmp = new CliRunner.TempDir();
+        File.WriteAllText(tmp.File("notes.txt"), "not an image");
         var r = CliRunner.Run("generate", "--checkpoint", Checkpoint, "--volume", tmp.Path, "-q", "hi", "--device", "cpu");
         Assert.True(r.ExitCode == ExitCodes.BadInput, r.ToString());
-        Assert.Equal([$"med2e3: {tmp.Path}: is a folder; --volume expects a .npy, .nii or .nii.gz file"], r.ErrLines);
+        Assert.Equal($"med2e3: {tmp.Path}: no DICOM image found (skipped: 1 non-DICOM file(s))", r.ErrLines[^1]);
     }
 
     /// <summary>A .npy file (format 1.0, little-endian float32) with the given shape text and raw voxel bytes.</summary>

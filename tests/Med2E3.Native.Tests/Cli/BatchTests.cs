@@ -23,7 +23,7 @@ public class BatchTests
         var tmp = new CliRunner.TempDir();
         var demo = DemoAssets.Extract();
         Directory.CreateDirectory(tmp.File("vols"));
-        File.Copy(demo.VolumePath, Path.Combine(tmp.File("vols"), "a.npy"));
+        File.Copy(demo.ReferenceVolumePath, Path.Combine(tmp.File("vols"), "a.npy"));
         File.Copy(Path.Combine(CliRunner.RepoRoot, "tests", "data", "volumes", "phantom-1x8x32x32.npy"), Path.Combine(tmp.File("vols"), "b.npy"));
         File.WriteAllText(tmp.File("data.json"), data);
         return (tmp, demo.CheckpointDir);
@@ -102,5 +102,38 @@ public class BatchTests
         Assert.StartsWith($"med2e3: {tmp.File("data.json")}: ", line);
         Assert.Contains(problem, line);
         Assert.False(File.Exists(tmp.File("out.json")));
+    }
+
+    [Fact]
+    public void DicomFoldersAndTheVolumeOptionsWorkInBatchToo()
+    {
+        // One item is a DICOM series folder, the other a NIfTI file; --window reaches both, --verbose shows it.
+        const string data = """
+            [
+             {"vision3d": "ct-series", "question": "Where?", "conversations": [{"from": "human", "value": "<image3d>\nWhere?"}]},
+             {"vision3d": "ct.nii.gz", "question": "Where?", "conversations": [{"from": "human", "value": "<image3d>\nWhere?"}]}
+            ]
+            """;
+        var (tmp, checkpoint) = Setup(data);
+        using var _ = tmp;
+        string root = Path.Combine(CliRunner.RepoRoot, "tests", "data");
+        Directory.CreateDirectory(Path.Combine(tmp.File("vols"), "ct-series"));
+        foreach (string f in Directory.GetFiles(Path.Combine(root, "dicom", "series", "phantom-ct-8x32x32")))
+            File.Copy(f, Path.Combine(tmp.File("vols"), "ct-series", Path.GetFileName(f)));
+        File.Copy(Path.Combine(root, "volumes", "phantom-ct-8x32x32.nii.gz"), Path.Combine(tmp.File("vols"), "ct.nii.gz"));
+        var r = CliRunner.Run("batch", "--checkpoint", checkpoint, "--data", tmp.File("data.json"), "--volume-root",
+            tmp.File("vols"), "--out", tmp.File("out.json"), "--device", "cpu", "--max-new-tokens", "3", "--window", "-160,240",
+            "--verbose");
+        Assert.True(r.ExitCode == ExitCodes.Ok, r.ToString());
+        Assert.Contains("answered 2/2 in ", r.Out);
+        Assert.Contains("  format:      DICOM series", r.Err);
+        Assert.Contains("  format:      NIfTI-1, int16", r.Err);
+        Assert.Equal(2, r.Err.Split("intensity:   window [-160, 240], then min–max [-160, 240] → [0, 1]").Length - 1);
+
+        // The same phantom as DICOM and as NIfTI: the same model input, so the same answer and slice scores.
+        using var doc = JsonDocument.Parse(File.ReadAllText(tmp.File("out.json")));
+        var items = doc.RootElement.GetProperty("items");
+        Assert.Equal(items[0].GetProperty("token_ids").ToString(), items[1].GetProperty("token_ids").ToString());
+        Assert.Equal(items[0].GetProperty("slice_scores").ToString(), items[1].GetProperty("slice_scores").ToString());
     }
 }

@@ -60,6 +60,9 @@ public class DemoAssetsTests
         Assert.True(File.Exists(Path.Combine(files.CheckpointDir, "llm", "pytorch_model.bin")));
         Assert.True(File.Exists(files.TextVocabPath));
         Assert.True(File.Exists(files.VolumePath));
+        Assert.Equal(Models.Input.SampleVolumes.DemoFileName, Path.GetFileName(files.VolumePath));
+        Assert.Equal(Models.Input.SampleVolumes.DemoWindow, files.Window);
+        Assert.True(File.Exists(files.ReferenceVolumePath));
     }
 
     [Fact]

@@ -3,6 +3,7 @@ using System.IO.Compression;
 using System.Text.Json;
 using Med2E3.Native.Cli;
 using Med2E3.Native.Cli.Commands;
+using Med2E3.Native.Models.Demo;
 using Med2E3.Native.Models.Input;
 using Med2E3.Native.Models.Tokenizer;
 
@@ -26,9 +27,25 @@ public class GenerateTests
         Phi3Tokenizer.Load(Path.Combine(CliRunner.FixtureDir, "checkpoint")).Decode(GoldenIds.Select(i => (int)i));
 
     [Fact]
-    public void DemoAnswerIsTheGoldenGreedyDecode()
+    public void DemoRunsOnTheCtPhantomAndChecksTheReferenceOnTheReferenceInput()
     {
         var r = CliRunner.Run("generate", "--demo", "--json");
+        Assert.True(r.ExitCode == ExitCodes.Ok, r.ToString());
+        Assert.Equal("", r.Err);
+        using var doc = JsonDocument.Parse(r.Out);
+        var root = doc.RootElement;
+        Assert.EndsWith(SampleVolumes.DemoFileName, root.GetProperty("volume").GetString());
+        Assert.True(root.GetProperty("matches_reference").GetBoolean());
+        Assert.Equal(GoldenIds.Length, root.GetProperty("token_ids").GetArrayLength());
+        Assert.Equal(8, root.GetProperty("slice_scores").GetArrayLength());
+        Assert.Empty(root.GetProperty("warnings").EnumerateArray());
+    }
+
+    [Fact]
+    public void DemoOnTheReferenceInputIsTheGoldenGreedyDecode()
+    {
+        var reference = DemoAssets.Extract().ReferenceVolumePath;
+        var r = CliRunner.Run("generate", "--demo", "--volume", reference, "--json");
         Assert.True(r.ExitCode == ExitCodes.Ok, r.ToString());
         Assert.Equal("", r.Err);
         using var doc = JsonDocument.Parse(r.Out);
@@ -52,7 +69,8 @@ public class GenerateTests
         Assert.Contains("the generated text is meaningless", r.Err);
         Assert.Contains($"{GoldenIds.Length} tokens (length), ", r.Err);
         Assert.Contains(" tokens/s", r.Err);
-        Assert.Contains($"Token ids [{string.Join(' ', GoldenIds)}] are exactly those of the PyTorch reference run of this model.", r.ErrLines);
+        Assert.Contains($"On the reference run's input (volume.npy), the token ids [{string.Join(' ', GoldenIds)}] are exactly those "
+            + "of the PyTorch reference run of this model.", r.ErrLines);
     }
 
     [Fact]
@@ -168,8 +186,11 @@ public class GenerateTests
         var r = CliRunner.Run("generate", "--demo", "--volume", nifti, "--window", "-160,240", "--verbose",
             "--max-new-tokens", "4");
         Assert.True(r.ExitCode == ExitCodes.Ok, r.ToString());
-        Assert.Contains("volume 32×64×64 (Nifti1)", r.Err);
-        Assert.Contains("resized to 8×32×32", r.Err);
+        Assert.Contains("format:      NIfTI-1, int16 stored 64×64×32 (i, j, k)", r.Err);
+        Assert.Contains("orientation: stored RAS (from the sform) → canonical LPI", r.Err);
+        Assert.Contains("intensity:   window [-160, 240], then min–max [-160, 240] → [0, 1]", r.Err);
+        Assert.Contains("crop box:    [0:32, 12:54, 4:60] of 32×64×64 (D, H, W)", r.Err);
+        Assert.Contains("model input: 8×32×32", r.Err);
         Assert.Contains("4 tokens (length)", r.Err);
     }
 }

@@ -120,8 +120,24 @@ public class ExplainPictureTests
     }
 
     [Fact]
-    public void TopSlicesAreTheHighestScoresFirst() =>
-        Assert.Equal(new[] { 2, 0, 3 }, ExplainPicture.TopSlices([0.3f, 0.1f, 0.4f, 0.2f], 3));
+    public void TopSlicesAreTheHighestScoresAboveUniformFirst()
+    {
+        Assert.Equal(new[] { 2, 0 }, ExplainPicture.TopSlices([0.3f, 0.1f, 0.4f, 0.2f], 3)); // 0.2 < 1/4
+        Assert.Equal(new[] { 4, 1, 3 }, ExplainPicture.TopSlices([0.05f, 0.2f, 0.05f, 0.15f, 0.3f, 0.1f, 0.1f, 0.05f], 3));
+    }
+
+    [Fact]
+    public void EqualScoresMarkNoSliceAndATieAtTheCutMarksOnlyTheSlicesAboveIt()
+    {
+        Assert.Empty(ExplainPicture.TopSlices(Enumerable.Repeat(1f / 8, 8).ToArray(), 3));
+        Assert.Empty(ExplainPicture.TopSlices([0.25f, 0.25f, 0.25f, 0.25000003f], 3)); // equal to the last bit
+        // The demo's random weights: every score within 0.2% of 1/8.
+        Assert.Empty(ExplainPicture.TopSlices([0.12512206f, 0.12502334f, 0.12501223f, 0.12492261f, 0.12484393f, 0.12501009f,
+            0.124995984f, 0.12506972f], 3));
+        // Two places, and 0.25 is shared by slices 1 and 2: only the slice above the tie is marked.
+        Assert.Equal(new[] { 0 }, ExplainPicture.TopSlices([0.4f, 0.25f, 0.25f, 0.05f, 0.05f], 2));
+        Assert.Equal(new[] { 0, 1, 2 }, ExplainPicture.TopSlices([0.4f, 0.25f, 0.25f, 0.05f, 0.05f], 3));
+    }
 
     [Fact]
     public void BadArgumentsAreRejected()
@@ -144,7 +160,7 @@ public class ExplainPictureTests
         if (Environment.GetEnvironmentVariable("MED2E3_REGENERATE_SAMPLES") == "1")
         {
             var ct = new Volume(Phantom.CtHu(40, 320, 320), 40, 320, 320, "phantom", VolumeFileFormat.InMemory);
-            var r = Preprocess.Run(ct, new PreprocessOptions { Window = Phantom.SoftTissueWindow, MinMaxNormalize = true });
+            var r = Preprocess.Run(ct, new PreprocessOptions(32, 256, 256) { Window = Phantom.SoftTissueWindow });
             var rng = new Random(4);
             var logits = Enumerable.Range(0, 32).Select(s => 2.2 * Math.Exp(-Math.Pow((s - 14.5) / 2.5, 2)) + 0.25 * rng.NextDouble()).ToArray();
             double z = logits.Sum(Math.Exp);

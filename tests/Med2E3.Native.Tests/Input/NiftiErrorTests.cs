@@ -33,7 +33,7 @@ public class NiftiErrorTests
     [Fact]
     public void UnknownFormat() => Assert.Equal(
         "unknown volume format: the content starts with 3C 68 74 6D 6C 3E, which is neither .npy (93 4E 55 4D 50 59) " +
-        "nor NIfTI (sizeof_hdr 348 or 540), optionally gzip-compressed",
+        "nor NIfTI (sizeof_hdr 348 or 540), optionally gzip-compressed, nor DICOM Part 10 ('DICM' at byte 128)",
         Problem("<html><body>"u8.ToArray()));
 
     [Fact]
@@ -103,14 +103,30 @@ public class NiftiErrorTests
     }
 
     [Theory]
-    [InlineData(2L, 1L, "dim[0] = 2; only 3-D volumes (dim[0] = 3, or 4 with dim[4] = 1) are supported")]
-    [InlineData(5L, 1L, "dim[0] = 5; only 3-D volumes (dim[0] = 3, or 4 with dim[4] = 1) are supported")]
-    [InlineData(4L, 10L, "4-D image with dim[4] = 10; only a single volume (dim[4] = 1) is supported")]
-    public void UnsupportedDimensionality(long dim0, long dim4, string problem)
+    [InlineData(2L, 1L, 1L, "dim[0] = 2; only 3-D volumes (dim[0] = 3) and 4-D series of volumes (dim[0] = 4) are supported")]
+    [InlineData(8L, 1L, 1L, "dim[0] = 8; only 3-D volumes (dim[0] = 3) and 4-D series of volumes (dim[0] = 4) are supported")]
+    [InlineData(5L, 1L, 3L, "dim[0] = 5 with dim[5] = 3; only 3-D volumes and 4-D series of volumes (dims above the 4th equal to 1) are supported")]
+    [InlineData(4L, 0L, 1L, "dim[4] = 0; a 4-D image needs at least one frame")]
+    [InlineData(4L, 10L, 1L, "4-D image with 10 frames (dim[4] = 10); choose one with --frame N (VolumeReadOptions.Frame), 0 to 9")]
+    public void UnsupportedDimensionality(long dim0, long dim4, long dim5, string problem)
     {
         var b = Valid();
-        b.Dim = [dim0, 4, 3, 2, dim4, 1, 1, 1];
+        b.Dim = [dim0, 4, 3, 2, dim4, dim5, 1, 1];
         Assert.Equal(problem, Problem(b.Build()));
+    }
+
+    [Fact]
+    public void FramesOutsideTheImage()
+    {
+        var b = Valid();
+        b.Dim = [4, 4, 3, 2, 3, 1, 1, 1];
+        b.Data = [.. b.Data, .. b.Data, .. b.Data];
+        Assert.Equal("frame 3 does not exist: the image has 3 frames (0 to 2)", Problem(b.Build(), options: new() { Frame = 3 }));
+        Assert.Equal("frame -1 does not exist: the image has 3 frames (0 to 2)", Problem(b.Build(), options: new() { Frame = -1 }));
+        Assert.Equal("frame 1 does not exist: the image has a single frame (0)", Problem(Valid().Build(), options: new() { Frame = 1 }));
+        b.Data = b.Data[..^10];
+        Assert.Equal("truncated data: expected 96 bytes of float32 voxels of frame 2 at offset 544, the file ends after 86",
+            Problem(b.Build(), options: new() { Frame = 2 }));
     }
 
     [Fact]
@@ -168,10 +184,10 @@ public class NiftiErrorTests
     public void NaNVoxelsAreAnErrorWithTheirCountOrReplaced()
     {
         var values = Enumerable.Range(0, 24).Select(i => (double)i).ToArray();
-        values[0] = double.NaN; // stored (0, 0, 0) → canonical (d, h, w) = (1, 2, 3) for RAS storage
-        values[5] = double.NegativeInfinity;
+        values[0] = double.NaN; // stored (0, 0, 0) → canonical (d, h, w) = (1, 2, 0) for LAS storage (no xform)
+        values[5] = double.NegativeInfinity; // stored (1, 1, 0) → (1, 1, 1), first in canonical order
         var bytes = NiftiBuilder.Float32(values, 4, 3, 2).Build();
-        Assert.Equal("1 NaN and 1 infinite voxel(s), the first at (d, h, w) = (1, 1, 2); " +
+        Assert.Equal("1 NaN and 1 infinite voxel(s), the first at (d, h, w) = (1, 1, 1); " +
                      "read with NonFinitePolicy.ReplaceWithZero to replace them with 0", Problem(bytes));
 
         using var dir = new TempDir();

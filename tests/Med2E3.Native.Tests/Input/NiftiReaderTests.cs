@@ -17,10 +17,10 @@ public class NiftiReaderTests
     private static double At(double[] stored, int i, int j, int k) => stored[(k * Nj + j) * Ni + i];
 
     /// <summary>
-    /// The canonical array expected for stored axes that follow R, A, S (i → R, j → A, k → S, the NIfTI method-1
-    /// default): every axis is reversed, and the order becomes (k, j, i).
+    /// The canonical array expected for stored axes that follow L, A, S (i → L, j → A, k → S, nibabel's Analyze
+    /// convention for a header with neither sform nor qform): j and k are reversed, and the order becomes (k, j, i).
     /// </summary>
-    private static float[] ExpectedFromRas(double[] stored, Func<double, double> f)
+    private static float[] ExpectedFromLas(double[] stored, Func<double, double> f)
     {
         var e = new List<float>();
         for (int d = 0; d < Nk; d++)
@@ -29,7 +29,7 @@ public class NiftiReaderTests
             {
                 for (int w = 0; w < Ni; w++)
                 {
-                    e.Add((float)f(At(stored, Ni - 1 - w, Nj - 1 - h, Nk - 1 - d)));
+                    e.Add((float)f(At(stored, w, Nj - 1 - h, Nk - 1 - d)));
                 }
             }
         }
@@ -92,8 +92,8 @@ public class NiftiReaderTests
             var v = VolumeReader.Read(dir.Write(gz ? "a.nii.gz" : "a.nii", gz ? Encode.Gzip(b) : b));
             Assert.Equal(version == 1 ? VolumeFileFormat.Nifti1 : VolumeFileFormat.Nifti2, v.Format);
             Assert.Equal((Nk, Nj, Ni), (v.Depth, v.Height, v.Width));
-            Assert.Equal(ExpectedFromRas(stored, x => x), v.Data);
-            Assert.Equal("RAS", v.SourceAxisCodes);
+            Assert.Equal(ExpectedFromLas(stored, x => x), v.Data);
+            Assert.Equal("LAS", v.SourceAxisCodes);
             Assert.Equal("pixdim", v.OrientationSource);
             Assert.Equal((2.5, 0.75, 0.5), v.SpacingMm);
             Assert.Contains(v.Warnings, w => w.StartsWith("no sform or qform", StringComparison.Ordinal));
@@ -121,7 +121,7 @@ public class NiftiReaderTests
         }.Build();
         var v = VolumeReader.Read(dir.Write("s.nii", b));
         Func<double, double> f = slope == 0 ? x => x : x => x * slope + inter;
-        Assert.Equal(ExpectedFromRas(stored, f), v.Data);
+        Assert.Equal(ExpectedFromLas(stored, f), v.Data);
     }
 
     /// <summary>Builds a float32 volume with the given orientation fields; values are the stored index.</summary>
@@ -261,7 +261,7 @@ public class NiftiReaderTests
     public void ExtensionBytesBeforeVoxOffsetAreSkipped()
     {
         var v = ReadOriented(nb => nb.ExtraBytesBeforeData = 32);
-        AssertMapping(v, (Nk, Nj, Ni), (d, h, w) => (Ni - 1 - w, Nj - 1 - h, Nk - 1 - d));
+        AssertMapping(v, (Nk, Nj, Ni), (d, h, w) => (w, Nj - 1 - h, Nk - 1 - d));
     }
 
     [Fact]

@@ -149,8 +149,55 @@ public class NpyReaderTests
     public void UnsupportedDtype()
     {
         var b = new NpyBuilder { Header = "{'descr': '<c8', 'fortran_order': False, 'shape': (3, 4, 5), }" }.Build();
-        Assert.Equal("unsupported .npy dtype '<c8' (supported: f2 f4 f8 u1 i1 i2 u2 i4 u4 i8 u8 b1, with '<', '>' or '|')",
+        Assert.Equal("unsupported .npy dtype '<c8', a complex dtype (supported: f2 f4 f8 u1 i1 i2 u2 i4 u4 i8 u8 b1, " +
+            "with '<', '>' or '|')", Fails(b).Problem);
+        b = new NpyBuilder { Header = "{'descr': '>f3', 'fortran_order': False, 'shape': (3, 4, 5), }" }.Build();
+        Assert.Equal("unsupported .npy dtype '>f3' (supported: f2 f4 f8 u1 i1 i2 u2 i4 u4 i8 u8 b1, with '<', '>' or '|')",
             Fails(b).Problem);
+    }
+
+    [Fact]
+    public void StructuredDtypeIsNamedAsSuch()
+    {
+        // np.save of np.zeros((3, 4, 5), dtype=[('hu', '<i2'), ('mask', '|u1')]) writes this header.
+        var b = new NpyBuilder
+        {
+            Header = "{'descr': [('hu', '<i2'), ('mask', '|u1')], 'fortran_order': False, 'shape': (3, 4, 5), }",
+            Data = new byte[3 * 4 * 5 * 3],
+        }.Build();
+        Assert.Equal("structured dtype [('hu', '<i2'), ('mask', '|u1')] (a record array with named fields) is not " +
+            "supported; save a plain numeric array of shape (1, D, H, W) or (D, H, W)", Fails(b).Problem);
+    }
+
+    [Theory]
+    [InlineData("|O", "an object array (pickled Python objects, which are never loaded)")]
+    [InlineData("<U8", "a string dtype")]
+    [InlineData("|S4", "a string dtype")]
+    [InlineData("|V16", "a raw void dtype")]
+    [InlineData("<M8[ns]", "a date/time dtype")]
+    public void NonNumericDtypesAreNamed(string descr, string kind)
+    {
+        var b = new NpyBuilder { Header = $"{{'descr': '{descr}', 'fortran_order': False, 'shape': (3, 4, 5), }}" }.Build();
+        Assert.Equal($"unsupported .npy dtype '{descr}', {kind} (supported: f2 f4 f8 u1 i1 i2 u2 i4 u4 i8 u8 b1, with " +
+            "'<', '>' or '|')", Fails(b).Problem);
+    }
+
+    [Fact]
+    public void ChannelsLastIsReportedAsSuchNotAsManyChannels()
+    {
+        var b = NpyBuilder.For(new double[5 * 32 * 32], "<f4", "(5, 32, 32, 1)").Build();
+        Assert.Equal("shape (5, 32, 32, 1) is channels-last (D, H, W, 1); M3D volumes are channel-first (1, D, H, W) or " +
+            "(D, H, W): save a[..., 0] or np.moveaxis(a, -1, 0) instead", Fails(b).Problem);
+    }
+
+    [Fact]
+    public void ANpyVolumeHasOnlyFrameZero()
+    {
+        using var dir = new TempDir();
+        string path = dir.Write("a.npy", NpyBuilder.For(new double[24], "<f4", "(2, 3, 4)").Build());
+        Assert.Equal(24, NpyReader.Read(path, new VolumeReadOptions { Frame = 0 }).VoxelCount);
+        var e = Assert.Throws<VolumeFormatException>(() => NpyReader.Read(path, new VolumeReadOptions { Frame = 1 }));
+        Assert.Equal("frame 1 does not exist: a .npy volume has a single frame (0)", e.Problem);
     }
 
     [Theory]

@@ -231,7 +231,7 @@ public class PreprocessTests
             }
         }
 
-        var r = Preprocess.Run(x, 6, 6, 6, normalize: false, new PreprocessOptions().WithTarget(4, 4, 4));
+        var r = Preprocess.Run(x, 6, 6, 6, new PreprocessOptions(4, 4, 4));
         Assert.Equal(new CropBox(2, 4, 1, 3, 3, 5), r.Crop);
         Assert.All(r.Data, v => Assert.Equal(1f, v));
         Assert.Empty(r.Warnings);
@@ -241,7 +241,7 @@ public class PreprocessTests
     public void Run_AllZeroVolume_ResizesTheWholeVolumeWithAWarning()
     {
         var v = new Volume(new float[4 * 5 * 6], 4, 5, 6, "zeros.npy", VolumeFileFormat.Npy);
-        var r = Preprocess.Run(v, new PreprocessOptions().WithTarget(8, 32, 32));
+        var r = Preprocess.Run(v, new PreprocessOptions(8, 32, 32));
         Assert.Equal(Preprocess.NoForegroundWarning, Assert.Single(r.Warnings));
         Assert.Equal(CropBox.Full(4, 5, 6), r.Crop);
         Assert.Equal(8 * 32 * 32, r.Data.Length);
@@ -249,24 +249,130 @@ public class PreprocessTests
     }
 
     [Fact]
-    public void Run_NormalisesNiftiButNotNpyByDefault()
+    public void Auto_KeepsNpyInZeroOneAndScalesNiftiDicomAndOtherNpy()
     {
-        var data = Random01(8 * 32 * 32, 3).Select(v => v * 2f + 0.5f).ToArray(); // in [0.5, 2.5]: all foreground
-        var target = new PreprocessOptions().WithTarget(8, 32, 32);
-        var npy = Preprocess.Run(new Volume(data, 8, 32, 32, "a.npy", VolumeFileFormat.Npy), target);
-        Assert.Equal(data, npy.Data);
+        var target = new PreprocessOptions(8, 32, 32);
+        var inRange = Random01(8 * 32 * 32, 3).Select(v => v * 0.9f + 0.05f).ToArray(); // in (0, 1): all foreground
+        var npy = Preprocess.Run(new Volume((float[])inRange.Clone(), 8, 32, 32, "a.npy", VolumeFileFormat.Npy), target);
+        Assert.Equal(inRange, npy.Data);
+        Assert.Empty(npy.Warnings);
+        Assert.StartsWith("kept as is: values already in [0, 1]", npy.Intensity);
 
-        var nii = Preprocess.Run(new Volume(data, 8, 32, 32, "a.nii", VolumeFileFormat.Nifti1), target);
+        var data = Random01(8 * 32 * 32, 3).Select(v => v * 2f + 0.5f).ToArray(); // in [0.5, 2.5]: all foreground
         var expected = (float[])data.Clone();
         Preprocess.MinMaxNormalize(expected);
         var box = Preprocess.ForegroundBox(expected, 1, 8, 32, 32); // the minimum voxel became 0 and may shrink the box
-        Assert.Equal(box, nii.Crop);
-        Assert.Equal(0f, nii.Data.Min());
+        foreach (var format in new[] { VolumeFileFormat.Nifti1, VolumeFileFormat.Nifti2, VolumeFileFormat.Dicom })
+        {
+            var r = Preprocess.Run(new Volume((float[])data.Clone(), 8, 32, 32, "a", format), target);
+            Assert.Equal(box, r.Crop);
+            Assert.Equal(0f, r.Data.Min());
+            Assert.Empty(r.Warnings);
+        }
 
-        var forced = Preprocess.Run(new Volume(data, 8, 32, 32, "a.npy", VolumeFileFormat.Npy), target with { MinMaxNormalize = true });
-        Assert.Equal(nii.Data, forced.Data);
-        var off = Preprocess.Run(new Volume(data, 8, 32, 32, "a.nii", VolumeFileFormat.Nifti1), target with { MinMaxNormalize = false });
+        // An .npy outside [0, 1] (e.g. raw Hounsfield units) is scaled, and the warning says so.
+        var raw = Preprocess.Run(new Volume((float[])data.Clone(), 8, 32, 32, "a.npy", VolumeFileFormat.Npy), target);
+        var nii = Preprocess.Run(new Volume((float[])data.Clone(), 8, 32, 32, "a.nii", VolumeFileFormat.Nifti1), target);
+        Assert.Equal(nii.Data, raw.Data);
+        Assert.StartsWith("values span [0.5", Assert.Single(raw.Warnings));
+        Assert.Contains("min–max scaled to [0, 1]", raw.Warnings[0]);
+
+        var forced = Preprocess.Run(new Volume((float[])inRange.Clone(), 8, 32, 32, "a.npy", VolumeFileFormat.Npy),
+            target with { Intensity = IntensityMode.MinMax });
+        var normalised = (float[])inRange.Clone();
+        Preprocess.MinMaxNormalize(normalised);
+        var boxed = new float[8 * 32 * 32];
+        Preprocess.ResizeTrilinear(normalised, 8, 32, 32, Preprocess.ForegroundBox(normalised, 1, 8, 32, 32), boxed, 8, 32, 32);
+        Assert.Equal(boxed, forced.Data);
+        var off = Preprocess.Run(new Volume((float[])data.Clone(), 8, 32, 32, "a.nii", VolumeFileFormat.Nifti1),
+            target with { Intensity = IntensityMode.AsIs });
         Assert.Equal(data, off.Data);
+        Assert.StartsWith("as is", off.Intensity);
+    }
+
+    [Fact]
+    public void InPlaceGivesTheSameBitsAsACopyAndWritesTheVolume()
+    {
+        var data = Random01(6 * 10 * 12, 7).Select(v => v * 3000f - 1000f).ToArray(); // HU-like
+        var target = new PreprocessOptions(4, 8, 8) { Window = (-160f, 240f) };
+        var copy = Preprocess.Run(new Volume((float[])data.Clone(), 6, 10, 12, "a.nii", VolumeFileFormat.Nifti1), target);
+        var own = (float[])data.Clone();
+        var inPlace = Preprocess.Run(new Volume(own, 6, 10, 12, "a.nii", VolumeFileFormat.Nifti1), target with { InPlace = true });
+        Assert.Equal(copy.Data, inPlace.Data);
+        Assert.Equal(copy.Crop, inPlace.Crop);
+
+        // The array now holds the windowed, scaled values; the copying run left its input alone.
+        var expected = (float[])data.Clone();
+        Preprocess.Window(expected, -160f, 240f);
+        Preprocess.MinMaxNormalize(expected);
+        Assert.Equal(expected, own);
+        Assert.Equal("window [-160, 240], then min–max [-160, 240] → [0, 1]", copy.Intensity);
+    }
+
+    [Fact]
+    public void Monochrome1IsInvertedAfterScalingButNotAsIs()
+    {
+        var data = Random01(4 * 6 * 6, 9).Select(v => v * 100f).ToArray();
+        var target = new PreprocessOptions(4, 6, 6);
+        var plain = Preprocess.Run(new Volume((float[])data.Clone(), 4, 6, 6, "a", VolumeFileFormat.Dicom), target);
+        var inverted = Preprocess.Run(new Volume((float[])data.Clone(), 4, 6, 6, "a", VolumeFileFormat.Dicom) { DisplayInverted = true },
+            target);
+        var scaled = (float[])data.Clone();
+        Preprocess.MinMaxNormalize(scaled);
+        var flipped = scaled.Select(x => 1f - x).ToArray();
+        var box = Preprocess.ForegroundBox(flipped, 1, 4, 6, 6);
+        var expected = new float[4 * 6 * 6];
+        Preprocess.ResizeTrilinear(flipped, 4, 6, 6, box, expected, 4, 6, 6);
+        Assert.Equal(expected, inverted.Data);
+        Assert.EndsWith("then 1 − x (MONOCHROME1)", inverted.Intensity);
+        Assert.DoesNotContain("MONOCHROME1", plain.Intensity);
+
+        var asIs = Preprocess.Run(new Volume((float[])data.Clone(), 4, 6, 6, "a", VolumeFileFormat.Dicom) { DisplayInverted = true },
+            target with { Intensity = IntensityMode.AsIs });
+        Assert.Contains(asIs.Warnings, w => w.StartsWith("MONOCHROME1", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void WindowCannotBeCombinedWithAsIsAndTheSizeComesFromTheCheckpoint()
+    {
+        var v = new Volume(new float[8], 2, 2, 2, "a", VolumeFileFormat.InMemory);
+        Assert.Throws<ArgumentException>(() => Preprocess.Run(v,
+            new PreprocessOptions(2, 2, 2) { Window = (0f, 1f), Intensity = IntensityMode.AsIs }));
+        var config = Models.Config.M3dClipConfig.Load(Path.Combine(TestData.Root, "med2e3-tiny", "checkpoint", "vision3d_model", "config.json"));
+        var options = PreprocessOptions.For(config);
+        Assert.Equal((8, 32, 32), (options.TargetDepth, options.TargetHeight, options.TargetWidth));
+        Assert.Throws<ArgumentException>(() => PreprocessOptions.ForImageSize([8, 32]));
+    }
+
+    [Fact]
+    public void InputAffineMapsEveryModelVoxelOntoItsSourcePoint()
+    {
+        var rng = new Random(5);
+        var source = new double[4, 4];
+        for (int r = 0; r < 3; r++)
+        {
+            for (int c = 0; c < 4; c++)
+            {
+                source[r, c] = rng.NextDouble() * 4 - 2;
+            }
+        }
+
+        source[3, 3] = 1;
+        var box = new CropBox(3, 17, 5, 40, 2, 30);
+        var a = Preprocess.InputAffine(source, box, 8, 16, 12);
+        foreach (var (d, h, w) in new[] { (0, 0, 0), (7, 15, 11), (3, 9, 4) })
+        {
+            // align_corners = False: output o samples input box₀ + (o + ½)·n/m − ½.
+            double sd = box.D0 + (d + 0.5) * box.Depth / 8.0 - 0.5;
+            double sh = box.H0 + (h + 0.5) * box.Height / 16.0 - 0.5;
+            double sw = box.W0 + (w + 0.5) * box.Width / 12.0 - 0.5;
+            for (int r = 0; r < 3; r++)
+            {
+                double expected = source[r, 0] * sw + source[r, 1] * sh + source[r, 2] * sd + source[r, 3];
+                double actual = a[r, 0] * w + a[r, 1] * h + a[r, 2] * d + a[r, 3];
+                Assert.Equal(expected, actual, 1e-9);
+            }
+        }
     }
 
     [Fact]
@@ -274,7 +380,7 @@ public class PreprocessTests
     {
         var nii = NiftiReader.Read(TestData.Volume(SampleVolumes.TestNiftiFileName));
         var npy = NpyReader.Read(TestData.Volume(SampleVolumes.TestNpyFileName));
-        var options = new PreprocessOptions { Window = Phantom.SoftTissueWindow }.WithTarget(8, 32, 32);
+        var options = new PreprocessOptions(8, 32, 32) { Window = Phantom.SoftTissueWindow };
         var a = Preprocess.Run(nii, options);
         var b = Preprocess.Run(npy, options with { Window = null });
         Assert.Equal(b.Crop, a.Crop);
@@ -288,7 +394,7 @@ public class PreprocessTests
         // golden.safetensors → input.volume (1, 1, 8, 32, 32): preprocessing with the tiny target is the identity.
         var (shape, data) = Safetensors.ReadF32(Path.Combine(TestData.Root, "med2e3-tiny", "golden.safetensors"), "input.volume");
         Assert.Equal(new long[] { 1, 1, 8, 32, 32 }, shape);
-        var r = Preprocess.Run(data, 8, 32, 32, normalize: false, new PreprocessOptions().WithTarget(8, 32, 32));
+        var r = Preprocess.Run(data, 8, 32, 32, new PreprocessOptions(8, 32, 32));
         Assert.Equal(CropBox.Full(8, 32, 32), r.Crop);
         Assert.Equal(data, r.Data);
     }
@@ -319,7 +425,48 @@ public class PreprocessTests
             Assert.Equal(expect, Preprocess.RoundToBf16(x));
         }
 
-        var r = Preprocess.Run(Random01(64, 1), 4, 4, 4, false, new PreprocessOptions { RoundToBf16 = true }.WithTarget(4, 4, 4));
+        var r = Preprocess.Run(Random01(64, 1), 4, 4, 4, new PreprocessOptions(4, 4, 4) { RoundToBf16 = true });
         Assert.All(r.Data, v => Assert.Equal(0u, BitConverter.SingleToUInt32Bits(v) & 0xFFFF));
+    }
+
+    [Fact]
+    public void AVolumeIsReadAndPreprocessedWithoutASecondFullSizeArray()
+    {
+        // 40×100×120 int16 stored RAS (every axis reversed on the way in): the reader allocates the float volume and
+        // its 1 MiB chunk buffers; in-place preprocessing allocates the output and the resize taps, not another volume.
+        const int d = 40, h = 100, w = 120;
+        var rng = new Random(4);
+        var stored = Enumerable.Range(0, d * h * w).Select(_ => (double)rng.Next(-1000, 1500)).ToArray();
+        var b = new NiftiBuilder
+        {
+            Dim = [3, w, h, d, 1, 1, 1, 1],
+            Datatype = 4,
+            Bitpix = 16,
+            QformCode = 1,
+            Pixdim = [1, 0.7, 0.7, 2.5, 1, 1, 1, 1],
+            Data = Encode.Values(stored, "i2", false),
+        }.Build();
+        using var dir = new TempDir();
+        string path = dir.Write("big.nii", b);
+        long volumeBytes = 4L * d * h * w;
+
+        long start = GC.GetAllocatedBytesForCurrentThread();
+        var v = VolumeReader.Read(path);
+        long read = GC.GetAllocatedBytesForCurrentThread() - start;
+        Assert.True(read < volumeBytes + (3 << 20), $"reading allocated {read} bytes for a {volumeBytes}-byte volume");
+
+        start = GC.GetAllocatedBytesForCurrentThread();
+        var r = Preprocess.Run(v, new PreprocessOptions(8, 32, 32) { Window = (-160f, 240f), InPlace = true });
+        long prepared = GC.GetAllocatedBytesForCurrentThread() - start;
+        Assert.True(prepared < 4 * 8 * 32 * 32 + (1 << 20), $"preprocessing in place allocated {prepared} bytes");
+
+        // Without InPlace the crop is the one extra array (here the body fills the whole volume).
+        var copy = VolumeReader.Read(path);
+        start = GC.GetAllocatedBytesForCurrentThread();
+        var r2 = Preprocess.Run(copy, new PreprocessOptions(8, 32, 32) { Window = (-160f, 240f) });
+        long copied = GC.GetAllocatedBytesForCurrentThread() - start;
+        long crop = 4L * r2.Crop.Depth * r2.Crop.Height * r2.Crop.Width;
+        Assert.True(copied < crop + 4 * 8 * 32 * 32 + (1 << 20), $"preprocessing a copy allocated {copied} bytes, crop {crop}");
+        Assert.Equal(r2.Data, r.Data);
     }
 }

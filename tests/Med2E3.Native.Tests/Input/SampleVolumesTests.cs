@@ -26,7 +26,7 @@ public class SampleVolumesTests
         if (Environment.GetEnvironmentVariable("MED2E3_REGENERATE_SAMPLES") == "1")
         {
             SampleVolumes.WriteTestSamples(Path.Combine(TestData.Root, "volumes"));
-            SampleVolumes.WriteDemo(Path.Combine(TestData.Root, "..", "..", "src", "Med2E3.Native.Models", "Input", "Samples"));
+            SampleVolumes.WriteDemo(Path.Combine(TestData.Root, "..", "..", "src", "Med2E3.Native.Models", "Demo", "assets"));
         }
 
         using var dir = new TempDir();
