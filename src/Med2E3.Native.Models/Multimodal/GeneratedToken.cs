@@ -2,7 +2,7 @@ namespace Med2E3.Native.Models.Multimodal;
 
 /// <summary>
 /// One generated token, as streamed to <see cref="GenerationOptions.OnToken"/> and by
-/// <see cref="Med2E3Model.GenerateAsync"/>.
+/// <see cref="Med2E3Model.GenerateAsync(Med2E3.Native.Tensors.Tensor, string, GenerationOptions?, CancellationToken)"/>.
 /// </summary>
 /// <param name="Index">0 for the first new token.</param>
 /// <param name="Id">Phi-3 token id.</param>
@@ -20,7 +20,7 @@ public readonly record struct GeneratedToken(int Index, int Id, string TextDelta
 
     /// <summary>
     /// The whole answer (ids, text, TG-IS slice scores, timings): set on the last token streamed by
-    /// <see cref="Med2E3Model.GenerateAsync"/>, null on every other token and in <see cref="GenerationOptions.OnToken"/>.
+    /// <see cref="Med2E3Model.GenerateAsync(Med2E3.Native.Tensors.Tensor, string, GenerationOptions?, CancellationToken)"/>, null on every other token and in <see cref="GenerationOptions.OnToken"/>.
     /// </summary>
     public GenerationResult? Result { get; init; }
 }

@@ -1,8 +1,7 @@
 namespace Med2E3.Native.Models.Multimodal;
 
 /// <summary>
-/// A step of <see cref="Med2E3Model.LoadAsync"/> (or the <c>Load</c> overload that takes a progress), reported after
-/// it completed: the checkpoint's configs and tensor index, then each component's weights, then the tokenizers.
+/// A step of <see cref="Med2E3Model.LoadAsync"/>, reported after it completed: the checkpoint's configs and tensor index, then each component's weights, then the tokenizers.
 /// </summary>
 /// <param name="Step">What was just loaded: <see cref="Checkpoint"/>, a component folder name
 /// (<c>vision3d_model</c>, <c>vision2d_model</c>, <c>llm</c>), <see cref="Connectors"/> or <see cref="Tokenizers"/>.</param>

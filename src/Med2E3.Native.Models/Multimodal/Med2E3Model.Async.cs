@@ -80,12 +80,33 @@ public sealed partial class Med2E3Model
     /// Nothing is yielded when the prompt already fills llm_max_length.
     /// </summary>
     /// <remarks>Enumerate it once. The volume must stay alive until the enumeration has finished.</remarks>
-    public async IAsyncEnumerable<GeneratedToken> GenerateAsync(Tensor volume, string question,
-        GenerationOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public IAsyncEnumerable<GeneratedToken> GenerateAsync(Tensor volume, string question,
+        GenerationOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(volume);
         ArgumentNullException.ThrowIfNull(question);
-        options ??= GenerationOptions;
+        return Stream(o => Generate(volume, question, o), options ?? GenerationOptions, cancellationToken);
+    }
+
+    /// <summary>
+    /// <see cref="GenerateAsync(Tensor, string, GenerationOptions?, CancellationToken)"/> for a prompt that is already
+    /// rendered (an M3D conversation in the phi template, with its &lt;image3d&gt; placeholder) while BERT scores the
+    /// slices against <paramref name="bertQuestion"/>, as the official evaluation does: the streaming form of
+    /// <see cref="Generate(Tensor, string, string, GenerationOptions?)"/>.
+    /// </summary>
+    public IAsyncEnumerable<GeneratedToken> GenerateAsync(Tensor volume, string prompt, string bertQuestion,
+        GenerationOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(volume);
+        ArgumentNullException.ThrowIfNull(prompt);
+        ArgumentNullException.ThrowIfNull(bertQuestion);
+        return Stream(o => Generate(volume, prompt, bertQuestion, o), options ?? GenerationOptions, cancellationToken);
+    }
+
+    /// <summary>Runs <paramref name="generate"/> on a thread-pool thread and yields its tokens as they come.</summary>
+    private async IAsyncEnumerable<GeneratedToken> Stream(Func<GenerationOptions, GenerationResult> generate,
+        GenerationOptions options, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
         var tokens = Channel.CreateUnbounded<GeneratedToken>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, options.CancellationToken);
         Action<GeneratedToken>? callerOnToken = options.OnToken;
@@ -95,7 +116,7 @@ public sealed partial class Med2E3Model
             try
             {
                 GeneratedToken? last = null;
-                var result = Generate(volume, question, options with
+                var result = generate(options with
                 {
                     CancellationToken = stop.Token,
                     OnToken = token =>

@@ -22,7 +22,7 @@ namespace Med2E3.Native.Models.Multimodal;
 /// using var model = Med2E3Model.Load("checkpoint/", "cpu");
 /// var answer = model.Generate(volume, "What abnormality is seen in the liver?");   // volume (1, 1, D, Hi, W) in [0,1]
 /// </code>
-/// <see cref="LoadAsync"/>, <see cref="PreprocessVolume"/> and <see cref="GenerateAsync"/> (Med2E3Model.Async.cs) are
+/// <see cref="LoadAsync"/>, <see cref="PreprocessVolume"/> and <see cref="GenerateAsync(Tensor, string, GenerationOptions?, CancellationToken)"/> (Med2E3Model.Async.cs) are
 /// the same calls for an application: a file, stream or array in, tokens streamed out, cancellation between tokens.
 /// <para><b>Threading.</b> A model runs one call at a time: <c>Generate</c>, <c>GenerateAsync</c>, <c>EncodeVision</c>,
 /// <c>Loss</c> and the fine-tuning calls share the model's weights, its device stream and (in training) its gradients,

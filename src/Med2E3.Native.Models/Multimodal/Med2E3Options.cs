@@ -59,7 +59,7 @@ public sealed record GenerationOptions
     public Action<GeneratedToken>? OnToken { get; init; }
 
     /// <summary>Stops generation before the next decode step once cancelled (<see cref="OperationCanceledException"/>;
-    /// every tensor of the call is freed). <see cref="Med2E3Model.GenerateAsync"/> sets it from its own token.</summary>
+    /// every tensor of the call is freed). <see cref="Med2E3Model.GenerateAsync(Med2E3.Native.Tensors.Tensor, string, GenerationOptions?, CancellationToken)"/> sets it from its own token.</summary>
     public CancellationToken CancellationToken { get; init; }
 }
 

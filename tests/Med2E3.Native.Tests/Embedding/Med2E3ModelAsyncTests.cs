@@ -109,6 +109,23 @@ public class Med2E3ModelAsyncTests
     }
 
     [Fact]
+    public async Task GenerateAsyncOnARenderedPromptMatchesTheGoldenIds()
+    {
+        using var model = await Med2E3Model.LoadAsync(ModelFixture.Checkpoint, Options(), cancellationToken: TestContext.Current.CancellationToken);
+        using var volume = GoldenVolume();
+        var ids = new List<int>();
+        GenerationResult? result = null;
+        await foreach (var token in model.GenerateAsync(volume, Fx.GenerationPrompt, Fx.Question,
+                           new GenerationOptions { MaxNewTokens = Fx.MaxNewTokens }, TestContext.Current.CancellationToken))
+        {
+            ids.Add(token.Id);
+            result = token.Result;
+        }
+        Assert.Equal(GoldenIds, ids);
+        Assert.Equal(GoldenIds, result!.TokenIds);
+    }
+
+    [Fact]
     public async Task CancellingGenerateAsyncStopsAtTheNextTokenAndFreesItsTensors()
     {
         using var model = await Med2E3Model.LoadAsync(ModelFixture.Checkpoint, Options(), cancellationToken: TestContext.Current.CancellationToken);
