@@ -61,6 +61,23 @@ public abstract class SkipSummaryDiscoverer : IXunitTestCaseDiscoverer
         return new([summary]);
     }
 
+    /// <summary>
+    /// Every method of <paramref name="assembly"/> with one of <see cref="AttributeTypes"/> (any visibility, static
+    /// or not), and those the summaries count; the two lists differ when a test would be hidden from both xunit and
+    /// the summary (a private or static test method). Names are "Type.Method", sorted.
+    /// </summary>
+    public (string[] Declared, string[] Summarised) Coverage(Assembly assembly)
+    {
+        const BindingFlags all = BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.Static
+                                 | BindingFlags.DeclaredOnly;
+        Type[] types = assembly.GetTypes();
+        static string Name(MethodInfo m) => $"{m.DeclaringType!.FullName}.{m.Name}";
+        string[] declared = [.. types.SelectMany(t => t.GetMethods(all))
+            .Where(m => AttributeTypes.Any(a => m.IsDefined(a, inherit: true))).Select(Name).Order()];
+        string[] summarised = [.. types.Where(t => t is { IsClass: true, IsAbstract: false }).SelectMany(Methods).Select(Name).Order()];
+        return (declared, summarised);
+    }
+
     /// <summary>The class's test methods with one of <see cref="AttributeTypes"/> (public instance methods, as xunit
     /// runs them), in declaration order.</summary>
     public MethodInfo[] Methods(Type testClass) =>
