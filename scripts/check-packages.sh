@@ -84,12 +84,12 @@ echo "$out"
 grep -q '^done: 9 answers$' <<<"$out" || fail "BatchWithCancel did not answer all 9 questions"
 
 step "run samples/BatchWithCancel and press Ctrl+C (SIGINT) after the first answer"
-# With job control on, the background job keeps the default SIGINT handling (a non-interactive shell would start it
-# with SIGINT ignored, and .NET keeps an ignored signal ignored).
-set -m
-"$bin/BatchWithCancel" --max-new-tokens 2000 >"$work/cancel.out" 2>"$work/cancel.err" &
+# A background job of a non-interactive shell starts with SIGINT ignored, and so does everything started by a script
+# that was itself started that way; .NET then installs no Ctrl+C handler. perl (part of every Debian system) puts
+# the default disposition back before it execs the sample, so the SIGINT below arrives as a Ctrl+C would.
+perl -e '$SIG{INT} = "DEFAULT"; exec { $ARGV[0] } @ARGV or die "exec $ARGV[0]: $!\n"' \
+    "$bin/BatchWithCancel" --max-new-tokens 2000 >"$work/cancel.out" 2>"$work/cancel.err" &
 pid=$!
-set +m
 for _ in $(seq 1 600); do
     grep -q '^\[1/9\]' "$work/cancel.out" 2>/dev/null && break
     kill -0 "$pid" 2>/dev/null || break
