@@ -158,8 +158,10 @@ public sealed partial class Med2E3Model
                 {
                     await worker.ConfigureAwait(false);
                 }
-                catch (OperationCanceledException)
+                catch (Exception)
                 {
+                    // The caller no longer wants this answer: how its generation ended (cancelled, or failed while
+                    // stopping) must not replace whatever ended the caller's loop.
                 }
             }
 
