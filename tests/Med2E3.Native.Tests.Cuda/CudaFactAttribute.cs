@@ -2,8 +2,10 @@ using System.Runtime.CompilerServices;
 
 namespace Med2E3.Native.Tests.Cuda;
 
-/// <summary>A fact that runs only with a CUDA device and NVRTC; otherwise it is skipped with the reason.</summary>
+/// <summary>A fact that runs only with a CUDA device and NVRTC; otherwise it is skipped with the reason, once per
+/// class (<see cref="CudaSkipSummaryDiscoverer"/>).</summary>
 [AttributeUsage(AttributeTargets.Method, AllowMultiple = false)]
+[Xunit.v3.XunitTestCaseDiscoverer(typeof(CudaSkipSummaryDiscoverer))]
 public sealed class CudaFactAttribute : FactAttribute
 {
     public CudaFactAttribute([CallerFilePath] string? sourceFilePath = null, [CallerLineNumber] int sourceLineNumber = -1)

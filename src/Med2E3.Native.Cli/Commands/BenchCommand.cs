@@ -19,7 +19,7 @@ public static class BenchCommand
     /// <summary>What <c>bench --json</c> prints. Stage times in ms: median and minimum over the timed runs.</summary>
     public sealed record Report(string Model, string Device, string Dtype, int Runs, int NewTokens, double LoadMs,
         double ReadVolumeMs, StageStats Vision, StageStats Prefill, StageStats Decode, StageStats Generate,
-        double DecodeTokensPerSecond);
+        double DecodeTokensPerSecond, MachineInfo Machine);
 
     public sealed record StageStats(double MedianMs, double MinMs);
 
@@ -92,6 +92,7 @@ public static class BenchCommand
         // A fixed number of tokens per run: no stop token, so every run decodes the same amount.
         var options = new GenerationOptions { MaxNewTokens = newTokens, StopTokenIds = [] };
         var timings = new List<GenerationTimings>();
+        var machine = MachineInfo.Current();
         var generateMs = new List<double>();
         terminal.Progress("Timing", settings.Runs + 1, "runs", advance =>
         {
@@ -127,12 +128,13 @@ public static class BenchCommand
         {
             Json.Write(terminal.Out, new Report(model, device, m.DType.ToString(), settings.Runs, newTokens,
                 Math.Round(loadSeconds * 1000, 3), Math.Round(readSeconds * 1000, 3), vision, prefill, decode, generate,
-                tokensPerSecond));
+                tokensPerSecond, machine));
             return ExitCodes.Ok;
         }
 
         var o = terminal.Out;
         o.WriteLine($"model {model}; device {device} ({m.DType}); {newTokens} new tokens; median of {settings.Runs} runs after 1 warm-up");
+        o.WriteLine($"machine: {machine} when the runs started");
         o.WriteLine();
         o.WriteLine("| stage | median ms | min ms |");
         o.WriteLine("|---|---:|---:|");

@@ -187,7 +187,14 @@ public static class FinetuneCommand
         var steps = new List<FineTuneStep>();
         var trainClock = Stopwatch.StartNew();
         int samplesDone = 0;
-        terminal.Progress("Fine-tuning", tuner.TotalSteps, "steps", advance =>
+        // Each step already prints its own line (stdout); the progress bar is only drawn on a terminal, where it
+        // stays below the step lines. Redirected, a second per-step line on stderr would repeat every step.
+        void TrainWithProgress(Action<Action<string>> work)
+        {
+            if (terminal.Fancy) terminal.Progress("Fine-tuning", tuner.TotalSteps, "steps", work);
+            else work(_ => { });
+        }
+        TrainWithProgress(advance =>
         {
             tuner.Train(samples, step =>
             {

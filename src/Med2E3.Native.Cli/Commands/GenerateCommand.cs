@@ -72,8 +72,6 @@ public static class GenerateCommand
             if (result.GetValue(explain) is { } picture && ExplainPicture.FormatOf(picture.Name) is null)
                 result.AddError($"--explain {picture.Name}: the picture is written as PNG (.png) or JPEG (.jpg, .jpeg); "
                     + "give the file one of those extensions");
-            if (result.GetResult(topP) is not null && result.GetValue(temperature) == 0)
-                result.AddError("--top-p applies to sampling; add --temperature > 0");
             bool isDemo = result.GetValue(demo);
             if (isDemo)
             {
@@ -91,6 +89,14 @@ public static class GenerateCommand
 
         command.SetAction(parse =>
         {
+            // --top-p and --seed only change sampling; with greedy decoding they would be silently ignored. Checked
+            // here rather than in a validator, so a value that does not parse is reported as that first.
+            if (parse.GetValue(temperature) == 0)
+            {
+                foreach (var samplingOnly in new Option[] { topP, seed })
+                    if (parse.GetResult(samplingOnly) is { Implicit: false })
+                        throw CliException.Usage($"{samplingOnly.Name} applies to sampling; add --temperature > 0");
+            }
             var settings = new Settings(
                 Demo: parse.GetValue(demo),
                 CheckpointDir: parse.GetValue(checkpoint)?.FullName,

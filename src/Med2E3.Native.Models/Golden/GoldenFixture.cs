@@ -56,6 +56,13 @@ public sealed class GoldenFixture
         if (!Directory.Exists(root)) throw new GoldenFixtureException(root, "fixture folder not found");
         string meta = Path.Combine(root, "fixture.json");
         string golden = Path.Combine(root, "golden.safetensors");
+        if (!File.Exists(meta) && LooksLikeCheckpoint(root))
+        {
+            string parent = Path.GetDirectoryName(root) ?? root;
+            throw new GoldenFixtureException(root, File.Exists(Path.Combine(parent, "fixture.json"))
+                ? $"is the fixture's checkpoint folder; pass the fixture folder that holds it ({parent})"
+                : "is a checkpoint folder, not a golden fixture (a fixture holds fixture.json, golden.safetensors and checkpoint/)");
+        }
         foreach (string f in new[] { meta, golden })
         {
             if (!File.Exists(f)) throw new GoldenFixtureException(f, "file not found");
@@ -76,6 +83,10 @@ public sealed class GoldenFixture
         }
         return new GoldenFixture(root, SafetensorsReader.Read(golden), json);
     }
+
+    /// <summary>A checkpoint folder in the release layout (what a fixture's checkpoint/ holds): llm/ and vision3d_model/.</summary>
+    private static bool LooksLikeCheckpoint(string dir) =>
+        Directory.Exists(Path.Combine(dir, "llm")) && Directory.Exists(Path.Combine(dir, "vision3d_model"));
 
     /// <summary>A golden tensor as floats; a missing key throws <see cref="GoldenFixtureException"/>.</summary>
     public float[] Floats(string key) => Tensor(key).ToFloat32();

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Med2E3.Native.Models.Config;
 using Med2E3.Native.Models.Decoder;
 using Med2E3.Native.Models.Layers;
@@ -20,16 +22,27 @@ namespace Med2E3.Native.Models.Multimodal;
 /// using var model = Med2E3Model.Load("checkpoint/", "cpu");
 /// var answer = model.Generate(volume, "What abnormality is seen in the liver?");   // volume (1, 1, D, Hi, W) in [0,1]
 /// </code>
+/// <see cref="LoadAsync"/>, <see cref="PreprocessVolume"/> and <see cref="GenerateAsync(Tensor, string, GenerationOptions?, CancellationToken)"/> (Med2E3Model.Async.cs) are
+/// the same calls for an application: a file, stream or array in, tokens streamed out, cancellation between tokens.
+/// <para><b>Threading.</b> A model runs one call at a time: <c>Generate</c>, <c>GenerateAsync</c>, <c>EncodeVision</c>,
+/// <c>Loss</c> and the fine-tuning calls share the model's weights, its device stream and (in training) its gradients,
+/// so concurrent calls on one instance are not supported; serialise them (one request queue per model) or load one
+/// model per worker. Calls on different instances are independent. The async methods run the same synchronous code on a
+/// thread-pool thread and return to no particular context; do not call another member of the model while one is in
+/// flight, and dispose the model only after every call has returned (an async enumeration, once disposed). See the
+/// README's threading section.</para>
 /// </summary>
-public sealed class Med2E3Model : IDisposable
+public sealed partial class Med2E3Model : IDisposable
 {
     /// <summary>Component names, as the checkpoint folders and the parameter-name prefixes.</summary>
     public const string LlmComponent = Med2E3Checkpoint.LlmDir;
 
     private Med2E3Model(Med2E3Checkpoint checkpoint, Device device, DType dtype, ParameterSet parameters,
         ViT3D vision3D, BertEncoder textEncoder, SigLip vision2D, Vision2DConnector vision2DConnector,
-        Vision3DConnector vision3DConnector, Phi3 llm, Phi3Tokenizer tokenizer, BertWordPieceTokenizer questionTokenizer)
+        Vision3DConnector vision3DConnector, Phi3 llm, Phi3Tokenizer tokenizer, BertWordPieceTokenizer questionTokenizer,
+        ILogger logger)
     {
+        Logger = logger;
         Checkpoint = checkpoint;
         Device = device;
         DType = dtype;
@@ -98,13 +111,33 @@ public sealed class Med2E3Model : IDisposable
     public static Med2E3Model Load(string checkpointDir, string device = "cpu", Med2E3LoadOptions? options = null) =>
         Load(checkpointDir, ComputeDevice.Parse(device), options);
 
+    /// <summary>Where the model writes what it has to say (load summary, input warnings, generation statistics).</summary>
+    public ILogger Logger { get; }
+
     /// <summary>Opens and loads a checkpoint folder on <paramref name="device"/>.</summary>
     /// <exception cref="CheckpointFormatException">A file is missing or malformed.</exception>
     /// <exception cref="CheckpointMismatchException">Keys or shapes disagree with the configs (strict mode).</exception>
     /// <exception cref="NotSupportedException">The checkpoint asks for a variant this implementation does not have.</exception>
-    public static Med2E3Model Load(string checkpointDir, Device device, Med2E3LoadOptions? options = null)
+    public static Med2E3Model Load(string checkpointDir, Device device, Med2E3LoadOptions? options = null) =>
+        Load(checkpointDir, device, options, progress: null, CancellationToken.None);
+
+    /// <summary>
+    /// The load, reporting each step to <paramref name="progress"/> and stopping between steps when
+    /// <paramref name="cancellationToken"/> is cancelled (what was loaded is freed); <see cref="LoadAsync"/> runs it.
+    /// </summary>
+    private static Med2E3Model Load(string checkpointDir, Device device, Med2E3LoadOptions? options,
+        IProgress<LoadProgress>? progress, CancellationToken cancellationToken)
     {
         options ??= new Med2E3LoadOptions();
+        var logger = options.Logger ?? NullLogger.Instance;
+        var loadClock = Stopwatch.StartNew();
+        int step = 0;
+        void Done(string what)
+        {
+            progress?.Report(new LoadProgress(what, ++step, LoadProgress.StepCount, loadClock.Elapsed));
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+        cancellationToken.ThrowIfCancellationRequested();
         ComputeDevice.EnsureUsable(device);
         DType dtype = options.ComputeDType ?? (device.Kind == DeviceKind.Cpu ? DType.F32 : DType.BF16);
         var ckpt = Med2E3Checkpoint.Open(checkpointDir, new CheckpointOptions
@@ -116,6 +149,8 @@ public sealed class Med2E3Model : IDisposable
             Strict = options.Strict,
         });
         CheckVariant(ckpt);
+        foreach (string note in ckpt.Report.Notes) Med2E3Log.CheckpointNote(logger, ckpt.Root, note);
+        Done(LoadProgress.Checkpoint);
         string vocab = ckpt.BertVocabPath ?? throw new CheckpointFormatException(ckpt.Root,
             "no BERT vocab.txt for the question encoder; pass Med2E3LoadOptions.BertVocabPath");
 
@@ -126,18 +161,24 @@ public sealed class Med2E3Model : IDisposable
             var v3 = Loader(ckpt.Vision3DModel);
             var vision3D = ViT3D.Load(v3.Sub("vision_encoder."), ckpt.Vision3DConfig);
             var text = BertEncoder.Load(v3.Sub("language_encoder."), ckpt.BertConfig);
+            Done(Med2E3Checkpoint.Vision3DModelDir);
             var vision2D = SigLip.Load(Loader(ckpt.Vision2DModel), ckpt.Vision2DConfig);
+            Done(Med2E3Checkpoint.Vision2DModelDir);
             int d = ckpt.LlmConfig.HiddenSize;
             var v2c = Vision2DConnector.Load(Loader(ckpt.Vision2DConnector), ckpt.Vision2DConfig.HiddenSize, d);
             var v3c = Vision3DConnector.Load(Loader(ckpt.Vision3DConnector), ckpt.Vision3DConfig.Grid,
                 ckpt.Vision3DConfig.HiddenSize, d, ckpt.BertConfig.HiddenSize);
+            Done(LoadProgress.Connectors);
             var llm = Phi3.Load(Loader(ckpt.Llm), ckpt.LlmConfig);
+            Done(Med2E3Checkpoint.LlmDir);
             // args/config.json's tokenizer_use_fast asks for LlamaTokenizerFast; otherwise tokenizer_config.json decides.
             var tokenizer = Phi3Tokenizer.Load(ckpt.Tokenizer.Directory,
                 ckpt.Args.TokenizerUseFast ? TokenizerBackend.Tokenizers : null);
             var questionTokenizer = BertWordPieceTokenizer.Load(vocab);
+            Done(LoadProgress.Tokenizers);
+            Med2E3Log.Loaded(logger, ckpt.Root, device.ToString(), dtype.ToString(), parameters.ElementCount, loadClock.Elapsed.TotalSeconds);
             return new Med2E3Model(ckpt, device, dtype, parameters, vision3D, text, vision2D, v2c, v3c, llm, tokenizer,
-                questionTokenizer);
+                questionTokenizer, logger);
         }
         catch
         {
@@ -360,6 +401,7 @@ public sealed class Med2E3Model : IDisposable
     public GenerationResult Generate(Tensor volume, string prompt, string bertQuestion, GenerationOptions? options = null)
     {
         options ??= new GenerationOptions();
+        options.CancellationToken.ThrowIfCancellationRequested();
         int[] promptIds = Tokenizer.EncodePrompt(prompt);
         var (questionIds, questionMask) = QuestionInputs(bertQuestion);
         using var noGrad = new NoGradScope();
@@ -372,15 +414,21 @@ public sealed class Med2E3Model : IDisposable
         }
         float[] scores = vision.SliceScores.To(Device.Cpu).To(DType.F32).ToFloatArray();   // S floats on the host
         var visionTime = clock.Elapsed;
+        options.CancellationToken.ThrowIfCancellationRequested();
         var embeds = EmbedPrompt(promptIds, vision.VisionTokens);                          // (1, T, D)
         var (ids, stop, prefillTime, decodeTime, steps) = GenerateFromEmbeddings(embeds, options);
-        return new GenerationResult(ids, Tokenizer.Decode(ids), scores, embeds.Dim(1), stop,
+        var result = new GenerationResult(ids, Tokenizer.Decode(ids), scores, embeds.Dim(1), stop,
             new GenerationTimings(visionTime, prefillTime, decodeTime, steps));
+        Med2E3Log.Generated(Logger, ids.Length, stop, visionTime.TotalSeconds, prefillTime.TotalSeconds,
+            decodeTime.TotalSeconds, result.Timings.DecodeTokensPerSecond);
+        return result;
     }
 
     /// <summary>
     /// The decoding loop on prompt embeddings (1, T, D): prefill into a KV cache, then one <see cref="Phi3.DecodeStep"/>
-    /// per token. Returns the new ids (stop token included), why it stopped, and timings.
+    /// per token. Returns the new ids (stop token included), why it stopped, and timings. Once
+    /// <see cref="GenerationOptions.CancellationToken"/> is cancelled it stops before the next decode step (the KV
+    /// cache and logits are freed) and throws <see cref="OperationCanceledException"/>.
     /// </summary>
     public (int[] Ids, string StopReason, TimeSpan Prefill, TimeSpan Decode, int DecodeSteps) GenerateFromEmbeddings(
         Tensor inputsEmbeds, GenerationOptions options)
@@ -424,7 +472,7 @@ public sealed class Med2E3Model : IDisposable
                         delta = text.StartsWith(decoded, StringComparison.Ordinal) ? text[decoded.Length..] : text;
                         decoded = text;
                     }
-                    onToken(new GeneratedToken(i, next, delta, isEos));
+                    onToken(new GeneratedToken(i, next, delta, isEos) { IsLast = isLast, Elapsed = clock.Elapsed });
                 }
                 if (isEos)
                 {
@@ -432,6 +480,7 @@ public sealed class Med2E3Model : IDisposable
                     break;
                 }
                 if (isLast) break;
+                options.CancellationToken.ThrowIfCancellationRequested();
                 using var stepScope = TensorScope.Begin();
                 using var idCpu = Tensor.FromArray(new long[] { next }, 1);                 // (1)
                 var idDev = idCpu.To(Device);                                               // (1)

@@ -22,15 +22,14 @@ public sealed record Med2E3LoadOptions
 
     /// <summary>Refuse a checkpoint whose keys or shapes disagree with its configs (default).</summary>
     public bool Strict { get; init; } = true;
-}
 
-/// <summary>One generated token, as streamed to <see cref="GenerationOptions.OnToken"/>.</summary>
-/// <param name="Index">0 for the first new token.</param>
-/// <param name="Id">Phi-3 token id.</param>
-/// <param name="TextDelta">Text this token adds to the decoded answer (may be empty while a multi-byte character is
-/// incomplete, or for a special token).</param>
-/// <param name="IsEos">The token is the end-of-sequence token (generation stops after it).</param>
-public readonly record struct GeneratedToken(int Index, int Id, string TextDelta, bool IsEos);
+    /// <summary>Where <see cref="Med2E3Model.LoadAsync"/> loads the weights: "cpu" (default), "cuda" or "cuda:N".</summary>
+    public string Device { get; init; } = "cpu";
+
+    /// <summary>Receives the load summary, checkpoint notes, input warnings and per-call generation statistics
+    /// (<see cref="Med2E3Model.Logger"/>); null = nothing is logged.</summary>
+    public Microsoft.Extensions.Logging.ILogger? Logger { get; init; }
+}
 
 /// <summary>Decoding settings (spec §6.5). The defaults are the evaluation setting: greedy, total length ≤ llm_max_length.</summary>
 public sealed record GenerationOptions
@@ -58,6 +57,10 @@ public sealed record GenerationOptions
 
     /// <summary>Called for every new token as soon as it is chosen (streaming).</summary>
     public Action<GeneratedToken>? OnToken { get; init; }
+
+    /// <summary>Stops generation before the next decode step once cancelled (<see cref="OperationCanceledException"/>;
+    /// every tensor of the call is freed). <see cref="Med2E3Model.GenerateAsync(Med2E3.Native.Tensors.Tensor, string, GenerationOptions?, CancellationToken)"/> sets it from its own token.</summary>
+    public CancellationToken CancellationToken { get; init; }
 }
 
 /// <summary>Wall-clock times of one <see cref="Med2E3Model.Generate(Tensor, string, GenerationOptions?)"/> call.</summary>

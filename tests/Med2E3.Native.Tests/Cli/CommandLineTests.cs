@@ -35,6 +35,8 @@ public class CommandLineTests
     [InlineData(new[] { "generate", "--demo", "--temperature", "1", "--top-p", "1.5" }, "--top-p expects a number in (0, 1], got '1.5'")]
     [InlineData(new[] { "generate", "--demo", "--top-p", "0.9" }, "--top-p applies to sampling; add --temperature > 0")]
     [InlineData(new[] { "generate", "--demo", "--seed", "x" }, "--seed expects a whole number, got 'x'")]
+    [InlineData(new[] { "generate", "--demo", "--seed", "7" }, "--seed applies to sampling; add --temperature > 0")]
+    [InlineData(new[] { "generate", "--demo", "--temperature", "0", "--seed", "7" }, "--seed applies to sampling; add --temperature > 0")]
     [InlineData(new[] { "generate" }, "generate needs --checkpoint, --volume, --question (or --demo)")]
     [InlineData(new[] { "generate", "--volume", "v.npy" }, "generate needs --checkpoint, --question (or --demo)")]
     [InlineData(new[] { "generate", "--demo", "--checkpoint", "x" }, "--demo brings its own checkpoint; drop --checkpoint or drop --demo")]
@@ -64,6 +66,29 @@ public class CommandLineTests
         var r = CliRunner.Run("golden-check", "--fixture", CliRunner.FixtureDir, "--device", "cpu");
         Assert.True(r.ExitCode == ExitCodes.Ok, r.ToString());
         Assert.Contains("PASS:", r.Out);
+    }
+
+    [Fact]
+    public void GoldenCheckOnTheFixturesCheckpointFolderNamesTheParent()
+    {
+        string checkpoint = Path.Combine(CliRunner.FixtureDir, "checkpoint");
+        var r = CliRunner.Run("golden-check", "--fixture", checkpoint);
+        Assert.True(r.ExitCode == ExitCodes.BadInput, r.ToString());
+        Assert.Equal([$"med2e3: {checkpoint}: is the fixture's checkpoint folder; pass the fixture folder that holds it ({CliRunner.FixtureDir})"],
+            r.ErrLines);
+    }
+
+    [Fact]
+    public void GoldenCheckOnAnotherCheckpointFolderSaysWhatAFixtureHolds()
+    {
+        using var tmp = new CliRunner.TempDir();
+        string checkpoint = tmp.File("ckpt");
+        Directory.CreateDirectory(Path.Combine(checkpoint, "llm"));
+        Directory.CreateDirectory(Path.Combine(checkpoint, "vision3d_model"));
+        var r = CliRunner.Run("golden-check", "--fixture", checkpoint);
+        Assert.True(r.ExitCode == ExitCodes.BadInput, r.ToString());
+        Assert.Equal([$"med2e3: {checkpoint}: is a checkpoint folder, not a golden fixture (a fixture holds fixture.json, golden.safetensors and checkpoint/)"],
+            r.ErrLines);
     }
 
     [Fact]

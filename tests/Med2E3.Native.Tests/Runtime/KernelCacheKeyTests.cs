@@ -51,10 +51,9 @@ public class KernelCacheKeyTests
         Assert.NotEqual(Key(source: "x", target: "ysm_90"), Key(source: "xy", target: "sm_90"));
     }
 
-    [Fact]
+    [NvrtcFact]
     public void DiskCacheServesTheSecondCompile()
     {
-        Assert.SkipUnless(NvrtcRuntime.IsAvailable, $"NVRTC is not available: {NvrtcRuntime.UnavailableReason}");
         string dir = Path.Combine(Path.GetTempPath(), "med2e3-cache-" + Guid.NewGuid().ToString("N"));
         string saved = RuntimeOptions.KernelCacheDirectory;
         RuntimeOptions.KernelCacheDirectory = dir;

@@ -19,11 +19,10 @@ public class KernelCheckTests
         return data;
     }
 
-    [Theory]
+    [NvrtcTheory]
     [MemberData(nameof(FilesAndArchs))]
     public void CompilesWithoutSpillsInDefaultVariants(string file, string arch)
     {
-        Assert.SkipUnless(NvrtcRuntime.IsAvailable, $"NVRTC is not available: {NvrtcRuntime.UnavailableReason}");
         KernelCheckReport report = KernelCheck.Run([arch], [file]);
         Assert.True(report.Failures.Count == 0, string.Join("\n", report.Failures.Select(f => f.Message)));
         KernelHeader header = KernelHeader.Parse(file, KernelSources.Read(file));
@@ -65,21 +64,19 @@ public class KernelCheckTests
         Assert.False(spillingDefault.Passed);
     }
 
-    [Theory]
+    [NvrtcTheory]
     [InlineData("compute_90")]
     [InlineData("sm90")]
     [InlineData("ampere")]
     public void UnknownArchitectureIsRejected(string arch)
     {
-        Assert.SkipUnless(NvrtcRuntime.IsAvailable, $"NVRTC is not available: {NvrtcRuntime.UnavailableReason}");
         var e = Assert.Throws<ArgumentException>(() => KernelCheck.Run([arch]));
         Assert.Contains($"unknown architecture '{arch}'", e.Message, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [NvrtcFact]
     public void ArchitectureNewerThanNvrtcIsRejectedWithTheSupportedList()
     {
-        Assert.SkipUnless(NvrtcRuntime.IsAvailable, $"NVRTC is not available: {NvrtcRuntime.UnavailableReason}");
         Assert.SkipWhen(NvrtcRuntime.SupportedArchs.Count == 0, "this NVRTC cannot list its targets");
         string beyond = $"sm_{NvrtcRuntime.SupportedArchs[^1] + 100}";
         var e = Assert.Throws<ArgumentException>(() => KernelCheck.Run([beyond]));
@@ -87,10 +84,9 @@ public class KernelCheckTests
         Assert.Contains("sm_80", e.Message, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [NvrtcFact]
     public void CompileErrorIsReportedWithTheLog()
     {
-        Assert.SkipUnless(NvrtcRuntime.IsAvailable, $"NVRTC is not available: {NvrtcRuntime.UnavailableReason}");
         // A file with a type error, compiled like the check does, lands in Failures rather than throwing.
         const string source = "extern \"C\" __global__ void bad_fwd_f32(float* y) { y[0] = nope; }\n";
         var e = Assert.Throws<KernelCompileException>(() =>

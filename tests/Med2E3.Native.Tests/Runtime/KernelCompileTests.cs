@@ -4,10 +4,9 @@ namespace Med2E3.Native.Tests.Runtime;
 
 public class KernelCompileTests
 {
-    [Fact]
+    [NvrtcFact]
     public void KernelFileCompilesToAnElfCubinForTheExactArch()
     {
-        Assert.SkipUnless(NvrtcRuntime.IsAvailable, $"NVRTC is not available: {NvrtcRuntime.UnavailableReason}");
         KernelBinary binary = KernelCompiler.Compile("elementwise", "sm_80", useDiskCache: false);
         Assert.Equal("elementwise.cu", binary.FileName);
         Assert.Equal(KernelImageKind.Cubin, binary.Kind);
@@ -19,20 +18,18 @@ public class KernelCompileTests
         Assert.False(binary.FromCache);
     }
 
-    [Fact]
+    [NvrtcFact]
     public void PtxCanBeProducedForInspection()
     {
-        Assert.SkipUnless(NvrtcRuntime.IsAvailable, $"NVRTC is not available: {NvrtcRuntime.UnavailableReason}");
         string ptx = KernelCompiler.CompileToPtx(
             "reduce.cu", KernelSources.Read("reduce.cu"), KernelSources.Headers, "sm_80", KernelSources.Flags);
         Assert.Contains(".target sm_80", ptx, StringComparison.Ordinal);
         Assert.Contains(".entry sum_fwd_f32_v2", ptx, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [NvrtcFact]
     public void BrokenSourceThrowsWithTheFullLog()
     {
-        Assert.SkipUnless(NvrtcRuntime.IsAvailable, $"NVRTC is not available: {NvrtcRuntime.UnavailableReason}");
         const string source = "extern \"C\" __global__ void broken(float* y) { y[0] = undeclared_name + 1.0f; }\n";
         var e = Assert.Throws<KernelCompileException>(() =>
             KernelCompiler.Compile("broken.cu", source, new Dictionary<string, string>(), "sm_80", ["--std=c++17"], false));

@@ -14,10 +14,9 @@ public class KernelsCommandTests
         return (code, stdout.ToString(), stderr.ToString());
     }
 
-    [Fact]
+    [NvrtcFact]
     public void CheckPrintsTheResourceTableAndPasses()
     {
-        Assert.SkipUnless(NvrtcRuntime.IsAvailable, $"NVRTC is not available: {NvrtcRuntime.UnavailableReason}");
         var (code, output, error) = Run("kernels", "check", "--arch", "sm_80", "--file", "reduce.cu");
         Assert.True(code == ExitCodes.Ok, error);
         Assert.Contains("| file | kernel | arch | registers | smem B | stack B | spill stores B | spill loads B | default |", output);
@@ -25,23 +24,21 @@ public class KernelsCommandTests
         Assert.Contains("kernels check passed", output);
     }
 
-    [Theory]
+    [NvrtcTheory]
     [InlineData("sm_8")]
     [InlineData("hopper")]
     [InlineData("sm_80,compute_90")]
     public void UnknownArchitectureIsAUsageError(string arch)
     {
-        Assert.SkipUnless(NvrtcRuntime.IsAvailable, $"NVRTC is not available: {NvrtcRuntime.UnavailableReason}");
         var (code, output, error) = Run("kernels", "check", "--arch", arch);
         Assert.Equal(ExitCodes.Usage, code);
         Assert.Contains("med2e3: --arch: unknown architecture", error);
         Assert.Equal("", output);
     }
 
-    [Fact]
+    [NvrtcFact]
     public void ArchitectureBeyondThisNvrtcIsAUsageErrorListingWhatItSupports()
     {
-        Assert.SkipUnless(NvrtcRuntime.IsAvailable, $"NVRTC is not available: {NvrtcRuntime.UnavailableReason}");
         Assert.SkipWhen(NvrtcRuntime.SupportedArchs.Count == 0, "this NVRTC cannot list its targets");
         string beyond = $"sm_{NvrtcRuntime.SupportedArchs[^1] + 100}";
         var (code, _, error) = Run("kernels", "check", "--arch", beyond);
@@ -49,10 +46,9 @@ public class KernelsCommandTests
         Assert.Contains($"architecture {beyond} is not supported by NVRTC", error);
     }
 
-    [Fact]
+    [NvrtcFact]
     public void UnknownFileIsAUsageError()
     {
-        Assert.SkipUnless(NvrtcRuntime.IsAvailable, $"NVRTC is not available: {NvrtcRuntime.UnavailableReason}");
         var (code, _, error) = Run("kernels", "check", "--file", "nope.cu");
         Assert.Equal(ExitCodes.Usage, code);
         Assert.Contains("kernels/nope.cu does not exist", error);
