@@ -1,11 +1,12 @@
 // Load a Med-2E3 checkpoint, preprocess a volume, stream the answer, print the TG-IS slice scores.
-// dotnet run -- CHECKPOINT VOLUME "QUESTION"; without arguments: the tiny demo model in the package (random weights).
+// dotnet run -- CHECKPOINT VOLUME "QUESTION"; without arguments: the tiny demo model in the package (random weights)
+// on the PyTorch reference run's input volume, so its ids can be checked against that run.
 using Med2E3.Native.Models.Demo;
 using Med2E3.Native.Models.Input;
 using Med2E3.Native.Models.Multimodal;
 
 DemoFiles? demo = args.Length == 0 ? DemoAssets.Extract() : null;
-string checkpoint = demo?.CheckpointDir ?? args[0], volumeFile = demo?.VolumePath ?? args[1], question = demo?.Question ?? args[2];
+string checkpoint = demo?.CheckpointDir ?? args[0], volumeFile = demo?.ReferenceVolumePath ?? args[1], question = demo?.Question ?? args[2];
 
 using var model = await Med2E3Model.LoadAsync(checkpoint, new Med2E3LoadOptions { BertVocabPath = demo?.TextVocabPath });
 using var volume = model.PreprocessVolume(VolumeSource.FromFile(volumeFile));   // cropped and resized to the checkpoint's size
