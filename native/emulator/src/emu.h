@@ -36,6 +36,7 @@ enum Result : int {
     ILLEGAL_ADDRESS = 700,
     LAUNCH_OUT_OF_RESOURCES = 701,
     ASSERT = 710,
+    ILLEGAL_INSTRUCTION = 715,
     MISALIGNED_ADDRESS = 716,
     LAUNCH_FAILED = 719,
     NOT_SUPPORTED = 801,
@@ -79,6 +80,16 @@ void clear_sticky();
 // The detail of the last error returned on this thread, shown by cuGetErrorString for that code.
 Result fail(Result code, const std::string& detail);
 const char* last_detail(Result code);
+
+// ---- poison and guard bytes (memory.cpp) ----------------------------------------------------------------------------
+// Memory nobody wrote holds 0xFF bytes: NaN as f32, bf16 and f16. The slack after an allocation, the red zone after a
+// __shared__ variable and the slack after the dynamic shared memory hold a guard pattern instead, also NaN in every
+// aligned f32, bf16 and f16 word but distinct from the poison and tagged per area (the little-endian u16 0xFF80|tag,
+// tag 1 … 126), so that even a copy of poison, or of another area's guard bytes, into it is seen.
+constexpr unsigned char kPoison = 0xFF;
+void fill_guard(void* p, size_t n, unsigned tag);
+// The offset of the first byte of [p, p + n) that is not the guard pattern of `tag`, or n.
+size_t check_guard(const void* p, size_t n, unsigned tag);
 
 // ---- device memory (memory.cpp) ----------------------------------------------------------------------------------
 Result mem_alloc(uint64_t* out, size_t bytes);

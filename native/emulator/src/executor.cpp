@@ -59,7 +59,7 @@ constexpr int kMaxWorkers = 64;
 constexpr size_t kPage = 4096;
 constexpr size_t kArenaBytes = 256 << 10;  // static + dynamic shared memory of one block (opt-in max is 163 KiB)
 constexpr size_t kRedZone = 32;            // after each __shared__ variable
-constexpr unsigned char kPoison = 0xFF;    // NaN as f32, bf16 and f16; also the red-zone and slack canary
+constexpr unsigned kSlackTag = 126;        // the guard tag of the dynamic shared memory's slack (slots use 1 … 125)
 
 enum State : uint8_t { RUN, WAIT_BAR, WAIT_WARP, DONE };
 
@@ -291,21 +291,13 @@ void ensure_arena(Worker* w) {
     w->guard = p + kArenaBytes;
 }
 
-bool all_poison(const char* p, size_t n, size_t* first) {
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)p[i] != kPoison) {
-            *first = i;
-            return false;
-        }
-    return true;
-}
-
 void check_shared_after_block(Worker* w) {
     Fiber* cur = w->cur;
     w->cur = nullptr;
-    for (const Slot& s : w->slots) {
-        size_t at;
-        if (!all_poison(s.ptr + s.site->size, kRedZone, &at)) {
+    for (size_t k = 0; k < w->slots.size(); k++) {
+        const Slot& s = w->slots[k];
+        const size_t at = check_guard(s.ptr + s.site->size, kRedZone, 1 + (unsigned)(k % 125));
+        if (at < kRedZone) {
             diag(w, ILLEGAL_ADDRESS,
                  format("wrote __shared__ %s past its end: byte %zu after its %u bytes was overwritten", s.site->name,
                         at, s.site->size));
@@ -313,11 +305,13 @@ void check_shared_after_block(Worker* w) {
         }
     }
     const size_t slack = (size_t)(w->guard - (w->dyn + w->dyn_bytes));
-    size_t at;
-    if (w->dyn_bytes && !all_poison(w->dyn + w->dyn_bytes, slack, &at))
-        diag(w, ILLEGAL_ADDRESS,
-             format("wrote dynamic shared memory at byte %zu, past the %zu bytes of the launch", w->dyn_bytes + at,
-                    w->dyn_bytes));
+    if (w->dyn_bytes) {
+        const size_t at = check_guard(w->dyn + w->dyn_bytes, slack, kSlackTag);
+        if (at < slack)
+            diag(w, ILLEGAL_ADDRESS,
+                 format("wrote dynamic shared memory at byte %zu, past the %zu bytes of the launch", w->dyn_bytes + at,
+                        w->dyn_bytes));
+    }
     w->cur = cur;
 }
 
@@ -366,7 +360,10 @@ void run_block(Worker* w, const LaunchSpec& spec, uint3 bid) {
     w->static_bytes = 0;
     w->dyn_bytes = spec.dynamic_smem;
     w->dyn = w->guard - ((spec.dynamic_smem + 15) & ~(size_t)15);
-    if (spec.dynamic_smem) memset(w->dyn, kPoison, (size_t)(w->guard - w->dyn));
+    if (spec.dynamic_smem) {
+        memset(w->dyn, kPoison, spec.dynamic_smem);
+        fill_guard(w->dyn + spec.dynamic_smem, (size_t)(w->guard - w->dyn) - spec.dynamic_smem, kSlackTag);
+    }
     t_dynamic = spec.dynamic_smem ? w->dyn : nullptr;
 
     const Config& c = config();
@@ -506,7 +503,11 @@ void work(Worker* w, Job* j) {
     if (const int how = sigsetjmp(w->jb, 1)) {
         // A fault in device code (1), or __trap and assert (2, already reported): the fibers of this block are
         // abandoned and the launch stops.
-        if (how == 1) diag(w, ILLEGAL_ADDRESS, describe_fault(w));
+        // An arithmetic trap has no counterpart on a GPU (integer division by zero gives an undefined value there),
+        // but it is a bug in the kernel all the same: the launch fails.
+        if (how == 1)
+            diag(w, w->fault_sig == SIGFPE ? LAUNCH_FAILED : w->fault_sig == SIGILL ? ILLEGAL_INSTRUCTION : ILLEGAL_ADDRESS,
+                 describe_fault(w));
         w->cur = nullptr;
         w->job = nullptr;
         return;
@@ -800,7 +801,8 @@ void* shared_slot(const SharedSite* site) {
         trap("shared memory exhausted");
     }
     char* p = w->arena + off;
-    memset(p, kPoison, site->size + kRedZone);
+    memset(p, kPoison, site->size);
+    fill_guard(p + site->size, kRedZone, 1 + (unsigned)(w->slots.size() % 125));
     w->static_top = off + site->size + kRedZone;
     w->static_bytes = ((w->static_bytes + site->align - 1) & ~(size_t)(site->align - 1)) + site->size;
     w->slots.push_back({site, p});

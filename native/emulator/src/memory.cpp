@@ -6,7 +6,7 @@
 //   [ poison … | the allocation (exact size, start aligned to MED2E3_EMU_ALLOC_ALIGN) | slack < align ][ guard page ]
 //
 // It ends at a PROT_NONE guard page, so an access past the end faults once it leaves the slack; the slack is filled
-// with the poison and checked after every launch, so a write into it is reported with the launch that did it. New
+// with a guard pattern and checked after every launch, so a write into it is reported with the launch that did it. New
 // memory is filled with 0xFF bytes (NaN as f32, bf16 and f16): a read of memory nobody wrote shows up as NaN. Freed
 // memory becomes PROT_NONE and stays in quarantine (MED2E3_EMU_QUARANTINE_MIB, FIFO) before its pages are reused, so
 // a use after free faults and is named as one.
@@ -25,7 +25,6 @@ namespace emu {
 namespace {
 
 constexpr size_t kPage = 4096;
-constexpr unsigned char kPoison = 0xFF;
 
 struct Alloc {
     uint64_t user = 0;   // the device pointer
@@ -34,6 +33,7 @@ struct Alloc {
     size_t pages = 0;    // data pages; the guard page follows
     bool live = true;
     uint64_t serial = 0;
+    unsigned tag = 1;    // of the slack's guard pattern
 };
 
 struct Heap {
@@ -136,7 +136,21 @@ std::string describe_locked(Heap& h, uint64_t addr) {
                   state, a->size, (unsigned long long)a->user, a->live ? "" : " (a use after free)");
 }
 
+unsigned char guard_byte(uintptr_t a, unsigned tag) { return (a & 1) ? 0xFF : (unsigned char)(0x80 | tag); }
+
 }  // namespace
+
+void fill_guard(void* p, size_t n, unsigned tag) {
+    unsigned char* c = (unsigned char*)p;
+    for (size_t i = 0; i < n; i++) c[i] = guard_byte((uintptr_t)(c + i), tag);
+}
+
+size_t check_guard(const void* p, size_t n, unsigned tag) {
+    const unsigned char* c = (const unsigned char*)p;
+    for (size_t i = 0; i < n; i++)
+        if (c[i] != guard_byte((uintptr_t)(c + i), tag)) return i;
+    return n;
+}
 
 Result mem_alloc(uint64_t* out, size_t bytes) {
     *out = 0;
@@ -163,6 +177,8 @@ Result mem_alloc(uint64_t* out, size_t bytes) {
     a.pages = pages;
     a.user = ((uint64_t)(uintptr_t)(data + pages * kPage) - bytes) & ~(uint64_t)(c.alloc_align - 1);
     a.serial = ++h.serial;
+    a.tag = 1 + (unsigned)(a.serial % 126);
+    fill_guard((void*)(uintptr_t)(a.user + a.size), (size_t)(end_of_data(h, a) - (a.user + a.size)), a.tag);
     h.by_user[a.user] = a;
     h.used += bytes;
     *out = a.user;
@@ -233,15 +249,16 @@ int mem_check_slack(std::string* report) {
         if (!a.live) continue;
         unsigned char* p = (unsigned char*)(uintptr_t)(a.user + a.size);
         const size_t n = (size_t)(end_of_data(h, a) - (a.user + a.size));
-        for (size_t i = 0; i < n; i++) {
-            if (p[i] == kPoison) continue;
-            if (damaged++ == 0 && report)
-                *report = format("wrote %zu bytes past the end of the %zu-byte device allocation at 0x%llx (byte %zu "
-                                 "after its end holds 0x%02x)",
-                                 i + 1, a.size, (unsigned long long)a.user, i, p[i]);
-            memset(p, kPoison, n);  // reported once
-            break;
-        }
+        const size_t i = check_guard(p, n, a.tag);
+        if (i == n) continue;
+        size_t last = i;
+        for (size_t k = i; k < n; k++)
+            if (check_guard(p + k, 1, a.tag) == 0) last = k;
+        if (damaged++ == 0 && report)
+            *report = format("wrote past the end of the %zu-byte device allocation at 0x%llx (bytes +%zu … +%zu after "
+                             "its end changed)",
+                             a.size, (unsigned long long)a.user, i, last);
+        fill_guard(p, n, a.tag);  // reported once
     }
     return damaged;
 }

@@ -277,7 +277,8 @@ bool compile_module(const CompileInputs& in, CompiledModule* out) {
         return false;
     }
     Sha256 key;
-    key.add_field("format", "med2e3-emu-module-v1");
+    // The format names the fixed part of the command line below (prefix map, -include, -x c++): change it with them.
+    key.add_field("format", "med2e3-emu-module-v2");
     key.add_field("compiler", cxx_id);
     key.add_field("header", header_hash());
     for (const std::string& f : flags.cxx) key.add_field("flag", f);
@@ -323,7 +324,9 @@ bool compile_module(const CompileInputs& in, CompiledModule* out) {
     std::vector<std::string> argv = {config().cxx};
     argv.insert(argv.end(), flags.cxx.begin(), flags.cxx.end());
     const std::string tmp = format("%s.%d.tmp", out->so_path.c_str(), (int)getpid());
-    argv.insert(argv.end(), {"-include", header_path(), "-I" + srcdir, "-x", "c++", src_path, "-o", tmp});
+    // __FILE__ (device asserts) names the file as the caller did; the debug information keeps the full path.
+    argv.insert(argv.end(), {"-fmacro-prefix-map=" + srcdir + "/=", "-include", header_path(), "-I" + srcdir, "-x",
+                             "c++", src_path, "-o", tmp});
     std::string log;
     const int rc = run_process(argv, &log);
     // Messages name the file as the caller named it, not the cache folder.

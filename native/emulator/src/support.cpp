@@ -93,9 +93,45 @@ thread_local int t_detail_next = 0;
 
 }  // namespace
 
-const Config& config() {
-    static const Config c = read_config();
+Config& mutable_config() {
+    static Config c = read_config();
     return c;
+}
+
+const Config& config() { return mutable_config(); }
+
+// Changes a setting between launches (the emulator's own tests run one kernel under several schedules this way).
+EMU_EXPORT int med2e3_emu_configure(const char* key, const char* value) {
+    if (!key || !value) return 1;
+    Config& c = mutable_config();
+    if (!strcmp(key, "schedule")) {
+        if (!strcmp(value, "forward")) {
+            c.schedule = Schedule::Forward;
+        } else if (!strcmp(value, "reverse")) {
+            c.schedule = Schedule::Reverse;
+        } else if (!strncmp(value, "random", 6) && (value[6] == 0 || value[6] == ':')) {
+            c.schedule = Schedule::Random;
+            c.seed = value[6] == ':' ? strtoull(value + 7, nullptr, 10) : 1;
+        } else {
+            return 1;
+        }
+        return 0;
+    }
+    if (!strcmp(key, "streams")) {
+        if (strcmp(value, "deferred") && strcmp(value, "immediate")) return 1;
+        sync_all();
+        c.deferred = !strcmp(value, "deferred");
+        return 0;
+    }
+    if (!strcmp(key, "strict")) {
+        c.strict = strcmp(value, "0") != 0;
+        return 0;
+    }
+    if (!strcmp(key, "quiet")) {
+        c.quiet = strcmp(value, "0") != 0;
+        return 0;
+    }
+    return 1;
 }
 
 std::string schedule_name() {
