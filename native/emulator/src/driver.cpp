@@ -90,17 +90,6 @@ const ErrorText* error_text(int code) {
 // ---- modules ---------------------------------------------------------------------------------------------------------
 std::mutex g_mod_mu;
 
-// Makes this library's symbols (the device functions kernels call) visible to the modules it loads, whatever way it
-// was loaded itself (the .NET runtime loads it RTLD_LOCAL).
-void export_runtime_symbols() {
-    static std::once_flag once;
-    std::call_once(once, [] {
-        Dl_info info;
-        if (dladdr((void*)&export_runtime_symbols, &info) && info.dli_fname)
-            dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_GLOBAL);
-    });
-}
-
 bool write_file_atomically(const std::string& path, const void* data, size_t n) {
     const std::string tmp = format("%s.%d.tmp", path.c_str(), (int)getpid());
     const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -162,6 +151,17 @@ Kernel* as_kernel(void* f) {
 }
 
 }  // namespace
+
+// Makes this library's symbols (the device functions kernels call) visible to the modules it loads, whatever way it
+// was loaded itself (the .NET runtime loads it RTLD_LOCAL).
+void export_runtime_symbols() {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        Dl_info info;
+        if (dladdr((void*)&export_runtime_symbols, &info) && info.dli_fname)
+            dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_GLOBAL);
+    });
+}
 
 // ---- initialisation and the device ---------------------------------------------------------------------------------
 EMU_EXPORT int cuInit(unsigned flags) {

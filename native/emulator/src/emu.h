@@ -156,6 +156,7 @@ struct CompiledModule {
 // Compiles a kernel source (or finds it in the emulator's cache, keyed on the compiler, the device header, the options
 // and the sources). False with the reason in out->log when it does not compile or does not load.
 bool compile_module(const CompileInputs& in, CompiledModule* out);
+void export_runtime_symbols();  // so that modules resolve the device functions against this library
 const std::string& module_cache_dir();  // <cache>/modules
 
 // ---- hashing -------------------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@
 // compiled once per machine and rebuilt when any of them changes. The "CUBIN" handed out is the module image of
 // module_image.h. nvrtcVersion reports 99.0, a version no real NVRTC has, so a kernel cache keyed on it never mixes
 // emulated images with real ones.
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <spawn.h>
@@ -267,9 +268,32 @@ bool compile_module(const CompileInputs& in, CompiledModule* out) {
         out->log = "nvrtc: error: the program name " + in.name + " must be a relative file name\n";
         return false;
     }
-    const RewrittenSource rs = rewrite_source(in.name, in.source);
+    // The source and every header are rewritten (a header may declare __shared__ memory or define kernels too);
+    // the kernels of the source and of the headers it includes are registered at the end of the source.
+    RewrittenSource rs = rewrite_source(in.name, in.source);
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::vector<RewrittenSource::Entry> kernels = rs.kernels;
     std::string notes = flags.notes;
     for (const std::string& n : rs.notes) notes += n + "\n";
+    std::vector<std::string> pending = included_names(in.source), seen;
+    for (const auto& h : in.headers) {
+        RewrittenSource hr = rewrite_source(h.first, h.second);
+        for (const std::string& n : hr.notes) notes += n + "\n";
+        headers.push_back({h.first, hr.text});
+    }
+    while (!pending.empty()) {
+        const std::string name = pending.back();
+        pending.pop_back();
+        if (std::find(seen.begin(), seen.end(), name) != seen.end()) continue;
+        seen.push_back(name);
+        for (const auto& h : in.headers) {
+            if (h.first != name) continue;
+            const RewrittenSource hr = rewrite_source(h.first, h.second);
+            kernels.insert(kernels.end(), hr.kernels.begin(), hr.kernels.end());
+            for (const std::string& n : included_names(h.second)) pending.push_back(n);
+        }
+    }
+    rs.text += registrations(kernels);
     const std::string cxx_id = compiler_identity();
     if (cxx_id.empty()) {
         out->log = "nvrtc: error: the emulated device compiles kernels with " + config().cxx +
@@ -284,7 +308,6 @@ bool compile_module(const CompileInputs& in, CompiledModule* out) {
     for (const std::string& f : flags.cxx) key.add_field("flag", f);
     key.add_field("name", in.name);
     key.add_field("source", rs.text);
-    std::vector<std::pair<std::string, std::string>> headers = in.headers;
     std::sort(headers.begin(), headers.end());
     for (const auto& h : headers) {
         if (!safe_relative(h.first)) {
@@ -336,10 +359,19 @@ bool compile_module(const CompileInputs& in, CompiledModule* out) {
         out->log = notes + log + (rc < 0 ? "" : format("nvrtc: error: %s exited with status %d\n", config().cxx.c_str(), rc));
         return false;
     }
-    if (rs.kernels.empty()) notes += in.name + ": warning: no extern \"C\" __global__ definition to launch\n";
+    if (kernels.empty()) notes += in.name + ": warning: no extern \"C\" __global__ definition to launch\n";
     write_file(dir + "/compile.log", log);
     if (rename(tmp.c_str(), out->so_path.c_str()) != 0) {
         out->log = notes + log + "nvrtc: error: cannot store " + out->so_path + "\n";
+        return false;
+    }
+    // A symbol the module needs and nothing provides (a device function the emulator lacks) is a compile error
+    // here, as it would be for NVRTC, rather than a failure when the module is loaded.
+    export_runtime_symbols();
+    if (!dlopen(out->so_path.c_str(), RTLD_NOW | RTLD_LOCAL)) {
+        const std::string why = dlerror();
+        unlink(out->so_path.c_str());
+        out->log = notes + log + "nvrtc: error: the compiled module does not link: " + why + "\n";
         return false;
     }
     out->log = notes + log;

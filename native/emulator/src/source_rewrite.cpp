@@ -402,12 +402,41 @@ RewrittenSource rewrite_source(const std::string& name, const std::string& src) 
         at = e.end;
     }
     r.text.append(src, at, std::string::npos);
-    if (!r.text.empty() && r.text.back() != '\n') r.text += '\n';
-    r.text += "// ---- registered by the emulator's compile step: one line per extern \"C\" __global__ definition\n";
-    for (size_t k = 0; k < r.kernels.size(); k++)
-        r.text += "MED2E3_EMU_KERNEL(" + std::to_string(k) + ", &" + r.kernels[k].qualified + ", \"" +
-                  r.kernels[k].name + "\", " + r.kernels[k].bounds + ")\n";
     return r;
+}
+
+std::string registrations(const std::vector<RewrittenSource::Entry>& kernels) {
+    std::string out = "\n// ---- registered by the emulator's compile step: one line per extern \"C\" __global__ definition\n";
+    for (size_t k = 0; k < kernels.size(); k++)
+        out += "MED2E3_EMU_KERNEL(" + std::to_string(k) + ", &" + kernels[k].qualified + ", \"" + kernels[k].name +
+               "\", " + kernels[k].bounds + ")\n";
+    return out;
+}
+
+std::vector<std::string> included_names(const std::string& src) {
+    std::vector<std::string> names;
+    size_t at = 0;
+    while (at < src.size()) {
+        size_t end = src.find('\n', at);
+        if (end == std::string::npos) end = src.size();
+        size_t i = at;
+        while (i < end && (src[i] == ' ' || src[i] == '\t')) i++;
+        if (i < end && src[i] == '#') {
+            i++;
+            while (i < end && (src[i] == ' ' || src[i] == '\t')) i++;
+            if (src.compare(i, 7, "include") == 0) {
+                i += 7;
+                while (i < end && (src[i] == ' ' || src[i] == '\t')) i++;
+                if (i < end && (src[i] == '"' || src[i] == '<')) {
+                    const char close = src[i] == '"' ? '"' : '>';
+                    const size_t stop = src.find(close, i + 1);
+                    if (stop != std::string::npos && stop < end) names.push_back(src.substr(i + 1, stop - i - 1));
+                }
+            }
+        }
+        at = end + 1;
+    }
+    return names;
 }
 
 }  // namespace emu

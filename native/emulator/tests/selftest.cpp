@@ -89,33 +89,45 @@ void fresh_context() {
     retained = true;
 }
 
-void* load(const char* file) {
-    const std::string dir = MED2E3_EMU_TEST_KERNELS;
-    const std::string src = read_text(dir + "/" + file), common = read_text(dir + "/../../../../kernels/common.cuh");
-    const char* headers[] = {common.c_str()};
-    const char* names[] = {"common.cuh"};
+// Compiles `src` (named `file`) with in-memory headers and loads it; null with the log in *log when it fails.
+void* compile(const char* file, const std::string& src, const std::vector<std::pair<std::string, std::string>>& hs,
+              std::string* log) {
+    std::vector<const char*> headers, names;
+    for (const auto& h : hs) {
+        names.push_back(h.first.c_str());
+        headers.push_back(h.second.c_str());
+    }
     void* prog;
-    nvrtcCreateProgram(&prog, src.c_str(), file, 1, headers, names);
+    nvrtcCreateProgram(&prog, src.c_str(), file, (int)hs.size(), headers.data(), names.data());
     const char* opts[] = {"--std=c++17", "-lineinfo", "--gpu-architecture=sm_80"};
     const int rc = nvrtcCompileProgram(prog, 3, opts);
     size_t n;
     nvrtcGetProgramLogSize(prog, &n);
-    std::string log(n, '\0');
-    nvrtcGetProgramLog(prog, &log[0]);
+    log->assign(n, '\0');
+    nvrtcGetProgramLog(prog, &(*log)[0]);
     if (rc != 0) {
-        fprintf(stderr, "compile of %s failed:\n%s\n", file, log.c_str());
-        exit(2);
+        nvrtcDestroyProgram(&prog);
+        return nullptr;
     }
     nvrtcGetCUBINSize(prog, &n);
     std::vector<char> image(n);
     nvrtcGetCUBIN(prog, image.data());
     nvrtcDestroyProgram(&prog);
     void* module = nullptr;
-    if (int r = cuModuleLoadData(&module, image.data())) {
-        fprintf(stderr, "cuModuleLoadData: %s\n", error_text(r).c_str());
+    if (int r = cuModuleLoadData(&module, image.data())) *log += "cuModuleLoadData: " + error_text(r);
+    return module;
+}
+
+void* load(const char* file) {
+    const std::string dir = MED2E3_EMU_TEST_KERNELS;
+    std::string log;
+    void* m = compile(file, read_text(dir + "/" + file),
+                      {{"common.cuh", read_text(dir + "/../../../../kernels/common.cuh")}}, &log);
+    if (!m) {
+        fprintf(stderr, "compile of %s failed:\n%s\n", file, log.c_str());
         exit(2);
     }
-    return module;
+    return m;
 }
 
 void* fn(const char* name) {
@@ -524,11 +536,50 @@ void collectives() {
     printf("  block_sum under three schedules, votes, __syncthreads_count, shuffles and atomics: as CUDA defines them\n");
 }
 
+// A header may declare shared memory and define kernels (the tensor-core probe includes attention.cu this way):
+// both are rewritten and registered; a device function nothing provides is a compile error, not a load error.
+void headers() {
+    const std::string header = R"(
+        extern "C" __global__ void from_header(float* y) {
+            extern __shared__ float dyn[];
+            __shared__ float twice[64];
+            dyn[threadIdx.x] = (float)threadIdx.x;
+            twice[threadIdx.x] = 2.0f * dyn[threadIdx.x];
+            __syncthreads();
+            y[threadIdx.x] = twice[63 - threadIdx.x];
+        })";
+    std::string log;
+    void* m = compile("main.cu", "#include \"inc.cuh\"\n", {{"inc.cuh", header}}, &log);
+    CHECK(m != nullptr);
+    if (!m) {
+        fprintf(stderr, "%s\n", log.c_str());
+        return;
+    }
+    void* f = nullptr;
+    CHECK(cuModuleGetFunction(&f, m, "from_header") == 0);
+    Buffer y(64 * 4);
+    void* args[] = {&y.ptr};
+    CHECK(cuLaunchKernel(f, 1, 1, 1, 64, 1, 1, 64 * 4, g_stream, args, nullptr) == 0);
+    CHECK(cuStreamSynchronize(g_stream) == 0);
+    const auto got = y.download<float>();
+    bool ok = true;
+    for (int i = 0; i < 64; i++) ok = ok && got[i] == 2.0f * (63 - i);
+    CHECK(ok);
+    printf("  a kernel with shared memory defined in an included header: registered and correct\n");
+
+    void* bad = compile("undefined.cu", "__device__ float missing(float);\n"
+                                        "extern \"C\" __global__ void k(float* y) { y[0] = missing(y[0]); }\n",
+                        {}, &log);
+    printf("  a device function nobody defines: %s", log.c_str());
+    CHECK(bad == nullptr && contains(log, "undefined symbol"));
+}
+
 const std::vector<std::pair<const char*, std::function<void()>>> kCases = {
     {"missing_sync", missing_sync},       {"off_by_one", off_by_one},         {"struct_mismatch", struct_mismatch},
     {"shared_overflow", shared_overflow}, {"uninitialised", uninitialised},   {"partial_warp", partial_warp},
     {"early_return", early_return},       {"launch_limits", launch_limits},   {"use_after_free", use_after_free},
     {"deferred_streams", deferred_streams}, {"faults", faults},               {"collectives", collectives},
+    {"headers", headers},
 };
 
 }  // namespace
