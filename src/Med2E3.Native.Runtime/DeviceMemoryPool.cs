@@ -35,18 +35,21 @@ public sealed class DeviceMemoryPool : IDisposable
     private bool _disposed;
 
     internal DeviceMemoryPool(CudaDevice device)
-        : this(new DriverAllocator(device))
+        : this(new DriverAllocator(device), RuntimeOptions.ExactDeviceAllocations)
     {
         _device = device;
     }
 
-    internal DeviceMemoryPool(IDeviceAllocator allocator)
+    internal DeviceMemoryPool(IDeviceAllocator allocator, bool exact = false)
     {
         _allocator = allocator;
-        IsExact = RuntimeOptions.ExactDeviceAllocations;
+        IsExact = exact;
     }
 
-    /// <summary>True when this pool allocates exactly and caches nothing (<see cref="RuntimeOptions.ExactDeviceAllocations"/>).</summary>
+    /// <summary>
+    /// True when this pool allocates exactly and caches nothing: a device's pool created while
+    /// <see cref="RuntimeOptions.ExactDeviceAllocations"/> was set.
+    /// </summary>
     public bool IsExact { get; }
 
     /// <summary>The device the memory lives on (null only for a pool over a test allocator).</summary>

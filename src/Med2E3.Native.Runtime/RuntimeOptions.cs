@@ -20,7 +20,7 @@ public static class RuntimeOptions
     public static bool KernelDiskCache { get; set; } = Environment.GetEnvironmentVariable("MED2E3_KERNEL_CACHE") != "0";
 
     /// <summary>
-    /// Device memory pools created from now on allocate every request at its exact size and free it when it is
+    /// The memory pools of devices opened from now on allocate every request at its exact size and free it when it is
     /// returned, instead of rounding to buckets and caching (<c>MED2E3_POOL_EXACT=1</c>). Slower; for checking
     /// kernels, so that an access past the end of a buffer, or to a returned one, is not hidden by the pool (the
     /// emulated device then reports it).
