@@ -16,7 +16,7 @@ public static class CudaEnvironment
                 + $"{CudaRuntime.DeviceCount} device(s)");
             if (CudaRuntime.EmulatorDescription is { } emulator)
             {
-                lines.Add($"emulated    yes: no GPU is used; the device is {emulator}");
+                lines.Add($"emulated    yes, no GPU: the kernels run on the CPU in {emulator}");
             }
 
             for (int i = 0; i < CudaRuntime.DeviceCount; i++)

@@ -621,8 +621,8 @@ EMU_EXPORT const char* med2e3_emu_describe() {
     static std::once_flag once;
     std::call_once(once, [] {
         const Config& c = config();
-        text = format("emulated on the CPU by libmed2e3emu (native/emulator): schedule %s, %d worker thread%s, %s "
-                      "streams, allocations aligned to %zu bytes, %zu MiB of device memory, module cache %s",
+        text = format("libmed2e3emu (native/emulator): schedule %s, %d worker thread%s, %s streams, allocations "
+                      "aligned to %zu bytes, %zu MiB of device memory, module cache %s",
                       schedule_name().c_str(), worker_count(), worker_count() == 1 ? "" : "s",
                       c.deferred ? "deferred" : "immediate", c.alloc_align, c.total_memory >> 20,
                       module_cache_dir().c_str());
