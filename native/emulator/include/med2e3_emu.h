@@ -94,10 +94,20 @@ MED2E3_EMU_API uint3 grid_dim() __attribute__((const));
 MED2E3_EMU_API unsigned lane_id() __attribute__((const));
 MED2E3_EMU_API void* dynamic_smem() __attribute__((const));
 }  // namespace emu
-#define threadIdx (::emu::thread_idx())
-#define blockIdx (::emu::block_idx())
-#define blockDim (::emu::block_dim())
-#define gridDim (::emu::grid_dim())
+// The module's own copies of the accessors, kept in the module (used) so that a debugger can evaluate threadIdx,
+// blockIdx, … in a kernel built with MED2E3_EMU_CXXFLAGS="-O0 -g3" (`break rmsnorm.cu:45 if threadIdx.x == 3`).
+namespace emu {
+namespace here {
+__attribute__((used, const)) static inline uint3 thread_idx() { return ::emu::thread_idx(); }
+__attribute__((used, const)) static inline uint3 block_idx() { return ::emu::block_idx(); }
+__attribute__((used, const)) static inline uint3 block_dim() { return ::emu::block_dim(); }
+__attribute__((used, const)) static inline uint3 grid_dim() { return ::emu::grid_dim(); }
+}  // namespace here
+}  // namespace emu
+#define threadIdx (emu::here::thread_idx())
+#define blockIdx (emu::here::block_idx())
+#define blockDim (emu::here::block_dim())
+#define gridDim (emu::here::grid_dim())
 #define warpSize 32
 
 // ---- shared memory -----------------------------------------------------------------------------------------------
