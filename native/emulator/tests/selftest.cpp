@@ -48,6 +48,7 @@ int nvrtcGetProgramLog(void*, char*);
 int nvrtcGetCUBINSize(void*, size_t*);
 int nvrtcGetCUBIN(void*, char*);
 int nvrtcDestroyProgram(void**);
+int nvrtcVersion(int*, int*);
 int med2e3_emu_configure(const char*, const char*);
 }
 
@@ -574,12 +575,57 @@ void headers() {
     CHECK(bad == nullptr && contains(log, "undefined symbol"));
 }
 
+// Module images: a real CUBIN or PTX is refused with a clear error; an image made against another device header
+// (a stale kernel cache) is compiled again from the inputs it carries; NVRTC reports a version no real one has.
+void images() {
+    const unsigned char elf[64] = {0x7f, 'E', 'L', 'F', 2, 1, 1};
+    void* m = nullptr;
+    int r = cuModuleLoadData(&m, elf);
+    printf("  a CUBIN of a GPU: %s\n", error_text(r).c_str());
+    CHECK(r == 200 && contains(error_text(r), "a CUBIN of a real GPU cannot run on the emulated device"));
+    r = cuModuleLoadData(&m, ".version 8.0\n.target sm_80\n");
+    CHECK(r == 218);
+
+    const char* src = "extern \"C\" __global__ void twice(float* y) { y[threadIdx.x] *= 2.0f; }\n";
+    void* prog;
+    nvrtcCreateProgram(&prog, src, "twice.cu", 0, nullptr, nullptr);
+    const char* opts[] = {"--gpu-architecture=sm_80"};
+    CHECK(nvrtcCompileProgram(prog, 1, opts) == 0);
+    size_t n;
+    nvrtcGetCUBINSize(prog, &n);
+    std::vector<char> image(n);
+    nvrtcGetCUBIN(prog, image.data());
+    nvrtcDestroyProgram(&prog);
+    CHECK(memcmp(image.data(), "M2E3EMU", 8) == 0);
+    memset(image.data() + 88, '0', 64);  // the hash of the device header it was compiled against
+    m = nullptr;
+    r = cuModuleLoadData(&m, image.data());
+    void* f = nullptr;
+    CHECK(r == 0 && cuModuleGetFunction(&f, m, "twice") == 0);
+    Buffer y(32 * 4);
+    std::vector<float> ones(32, 1.5f);
+    y.upload(ones);
+    void* args[] = {&y.ptr};
+    CHECK(f && cuLaunchKernel(f, 1, 1, 1, 32, 1, 1, 0, g_stream, args, nullptr) == 0);
+    CHECK(y.download<float>() == std::vector<float>(32, 3.0f));
+    printf("  an image built against another device header: compiled again from its inputs, and runs\n");
+
+    CHECK(cuModuleLoadData(&m, "bad option") != 0);
+    nvrtcCreateProgram(&prog, src, "twice.cu", 0, nullptr, nullptr);
+    const char* bad[] = {"--no-such-option"};
+    CHECK(nvrtcCompileProgram(prog, 1, bad) == 5);  // NVRTC_ERROR_INVALID_OPTION
+    nvrtcDestroyProgram(&prog);
+    int major = 0, minor = 0;
+    nvrtcVersion(&major, &minor);
+    CHECK(major == 99 && minor == 0);
+}
+
 const std::vector<std::pair<const char*, std::function<void()>>> kCases = {
     {"missing_sync", missing_sync},       {"off_by_one", off_by_one},         {"struct_mismatch", struct_mismatch},
     {"shared_overflow", shared_overflow}, {"uninitialised", uninitialised},   {"partial_warp", partial_warp},
     {"early_return", early_return},       {"launch_limits", launch_limits},   {"use_after_free", use_after_free},
     {"deferred_streams", deferred_streams}, {"faults", faults},               {"collectives", collectives},
-    {"headers", headers},
+    {"headers", headers},                 {"images", images},
 };
 
 }  // namespace
