@@ -149,6 +149,20 @@ std::string span(const std::string& m, const std::vector<Token>& t, size_t first
     return out;
 }
 
+// The text of the first top-level argument of the group opened at `open`: the thread count of
+// __launch_bounds__(threads, blocks).
+std::string first_argument(const std::string& m, const std::vector<Token>& t, size_t open) {
+    const size_t close = match(t, open);
+    size_t comma = open + 1;
+    int depth = 0;
+    for (; comma < close; comma++) {
+        if (t[comma].text == "(" || t[comma].text == "<") depth++;
+        if (t[comma].text == ")" || t[comma].text == ">") depth--;
+        if (t[comma].text == "," && depth == 0) break;
+    }
+    return span(m, t, open + 1, comma);
+}
+
 struct Edit {
     size_t begin, end;
     std::string text;
@@ -221,17 +235,8 @@ RewrittenSource rewrite_source(const std::string& name, const std::string& src) 
             for (; k < i; k++) {
                 if (t[k].text == "extern" && k + 1 < t.size() && is_c_literal(k + 1)) extern_c = true;
                 if (t[k].text == "template") templ = true;
-                if (t[k].text == "__launch_bounds__" && k + 1 < t.size() && t[k + 1].text == "(") {
-                    const size_t close = match(t, k + 1);
-                    size_t comma = k + 2;
-                    int depth = 0;
-                    for (; comma < close; comma++) {
-                        if (t[comma].text == "(" || t[comma].text == "<") depth++;
-                        if (t[comma].text == ")" || t[comma].text == ">") depth--;
-                        if (t[comma].text == "," && depth == 0) break;
-                    }
-                    bounds = span(m, t, k + 2, comma);
-                }
+                if (t[k].text == "__launch_bounds__" && k + 1 < t.size() && t[k + 1].text == "(")
+                    bounds = first_argument(m, t, k + 1);
             }
             // the name: the identifier followed by "(" (skipping __launch_bounds__(…) and __attribute__((…)))
             size_t j = i + 1;
@@ -240,20 +245,8 @@ RewrittenSource rewrite_source(const std::string& name, const std::string& src) 
             for (; j + 1 < t.size(); j++) {
                 if (t[j].text == ";" || t[j].text == "{") break;
                 if ((t[j].text == "__launch_bounds__" || t[j].text == "__attribute__") && t[j + 1].text == "(") {
-                    if (t[j].text == "__launch_bounds__") {
-                        const size_t close = match(t, j + 1);
-                        size_t comma = j + 2;
-                        int depth = 0;
-                        for (; comma < close; comma++) {
-                            if (t[comma].text == "(" || t[comma].text == "<") depth++;
-                            if (t[comma].text == ")" || t[comma].text == ">") depth--;
-                            if (t[comma].text == "," && depth == 0) break;
-                        }
-                        bounds = span(m, t, j + 2, comma);
-                        j = close;
-                    } else {
-                        j = match(t, j + 1);
-                    }
+                    if (t[j].text == "__launch_bounds__") bounds = first_argument(m, t, j + 1);
+                    j = match(t, j + 1);
                     continue;
                 }
                 if ((isalpha((unsigned char)t[j].text[0]) || t[j].text[0] == '_') && t[j + 1].text == "(") {

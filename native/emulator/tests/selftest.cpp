@@ -386,6 +386,8 @@ void launch_limits() {
     int bounds = 0;
     cuFuncGetAttribute(&bounds, 0, fn("bounded"));
     CHECK(bounds == 128);
+    cuFuncGetAttribute(&bounds, 0, fn("bounded_min_blocks"));  // __launch_bounds__(2 * 32, 4): the first argument
+    CHECK(bounds == 64);
     CHECK(cuFuncSetAttribute(fn("dynamic_overflow"), 8, 100 << 10) == 0);
     int extra = 0;
     void* dyn_args[] = {&y.ptr, &extra};

@@ -93,6 +93,7 @@ extern "C" __global__ void guarded_tail(float* y, int n) {
 
 // ---- launch limits -------------------------------------------------------------------------------------------------------
 extern "C" __global__ void __launch_bounds__(128) bounded(float* y) { y[blockIdx.x * blockDim.x + threadIdx.x] = 1.0f; }
+extern "C" __global__ void __launch_bounds__(2 * 32, 4) bounded_min_blocks(float* y) { y[threadIdx.x] = 1.0f; }
 extern "C" __global__ void big_static(float* y) {
     __shared__ float s[2048];  // 8 KiB of static shared memory
     s[threadIdx.x] = 1.0f;
