@@ -124,7 +124,16 @@ std::string describe_locked(Heap& h, uint64_t addr) {
     const uint64_t lo = (uint64_t)(uintptr_t)h.base, hi = lo + h.region_pages * kPage;
     if (addr < lo || addr >= hi) return "not device memory";
     const Alloc* a = find(h, addr);
-    if (!a) return "device memory that was never allocated, or whose quarantine has ended";
+    if (!a) {
+        // Past an allocation's guard page: name the allocation below, the likeliest one the access ran out of.
+        auto it = h.by_user.upper_bound(addr);
+        if (it == h.by_user.begin()) return "device memory that was never allocated";
+        const Alloc& below = std::prev(it)->second;
+        return format("%llu bytes past the end of the %s%zu-byte device allocation at 0x%llx, beyond its guard page, in "
+                      "device memory that is not allocated",
+                      (unsigned long long)(addr - (below.user + below.size)), below.live ? "" : "freed ", below.size,
+                      (unsigned long long)below.user);
+    }
     const char* state = a->live ? "" : "freed ";
     if (addr >= a->user + a->size)
         return format("%llu bytes past the end of the %s%zu-byte device allocation at 0x%llx",
