@@ -213,6 +213,15 @@ __device__ __forceinline__ u32 smem_u32(const void* p) { return (u32)__cvta_gene
 // Four 8×8 bf16 matrices from shared memory; lane i names row i % 8 of matrix i / 8. Each lane receives, per
 // matrix, the pair (row lane / 4, columns 2·(lane % 4), +1) — or with .trans the pair (rows 2·(lane % 4), +1,
 // column lane / 4).
+#ifdef __MED2E3_EMU__
+// The emulated device (native/emulator) executes the same three instructions on its model of the warp-wide
+// fragment layouts of the PTX ISA.
+__device__ __forceinline__ void ldsm_x4(u32 (&r)[4], const bf16_t* p) { ::emu::ldmatrix_x4(r, p, false); }
+__device__ __forceinline__ void ldsm_x4_trans(u32 (&r)[4], const bf16_t* p) { ::emu::ldmatrix_x4(r, p, true); }
+__device__ __forceinline__ void mma_bf16_16816(float (&d)[4], const u32 (&a)[4], u32 b0, u32 b1) {
+    ::emu::mma_m16n8k16_bf16_f32(d, a, b0, b1);
+}
+#else
 __device__ __forceinline__ void ldsm_x4(u32 (&r)[4], const bf16_t* p) {
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
                  : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(smem_u32(p)));
@@ -229,6 +238,7 @@ __device__ __forceinline__ void mma_bf16_16816(float (&d)[4], const u32 (&a)[4],
                  : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
+#endif
 
 // Rows [t0, t0 + 64) of one (b, h) slice into shared memory, two bf16 per 4-byte load; rows past `limit` are zero.
 template <int DH>

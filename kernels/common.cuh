@@ -34,6 +34,11 @@ __device__ __forceinline__ bf16_t f32_to_bf16(float f)
 
 // Half conversions use the hardware instructions directly (cvt is exact for widening, round-to-nearest-even for
 // narrowing), which avoids needing cuda_fp16.h.
+#ifdef __MED2E3_EMU__
+// The emulated device (native/emulator) has no PTX: the same two conversions, written out in its device header.
+__device__ __forceinline__ float f16_to_f32(f16_t h) { return ::emu::f16_to_f32(h); }
+__device__ __forceinline__ f16_t f32_to_f16(float f) { return ::emu::f32_to_f16(f); }
+#else
 __device__ __forceinline__ float f16_to_f32(f16_t h)
 {
     float f;
@@ -47,6 +52,7 @@ __device__ __forceinline__ f16_t f32_to_f16(float f)
     asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
     return h;
 }
+#endif
 
 // Butterfly reductions: after the loop every lane holds the result. The full mask requires all 32 lanes to be
 // present, which is why block sizes are multiples of 32.

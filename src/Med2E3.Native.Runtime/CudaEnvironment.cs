@@ -14,6 +14,11 @@ public static class CudaEnvironment
         {
             lines.Add($"driver      CUDA {CudaRuntime.FormatVersion(CudaRuntime.DriverVersion)} ({CudaRuntime.LibraryPath}), "
                 + $"{CudaRuntime.DeviceCount} device(s)");
+            if (CudaRuntime.EmulatorDescription is { } emulator)
+            {
+                lines.Add($"emulated    yes, no GPU: the kernels run on the CPU in {emulator}");
+            }
+
             for (int i = 0; i < CudaRuntime.DeviceCount; i++)
             {
                 try

@@ -129,6 +129,8 @@ public sealed class CudaKernel
                 throw FromDriver(r, $"cuLaunchKernel({Name} grid {grid} block {block} smem {sharedBytes})");
             }
 
+            KernelCensus.Record(Module.FileName, Name);
+
             if (RuntimeOptions.SyncAfterLaunch && !stream.IsCapturing)
             {
                 CUresult s = cuStreamSynchronize(stream.Handle);

@@ -50,6 +50,24 @@ public static class CudaLibraryResolver
         }
     }
 
+    /// <summary>
+    /// The address of the optional entry point <paramref name="name"/> of <paramref name="library"/> when that library is
+    /// loaded and exports it (for entry points that only some versions, or the emulated device, have).
+    /// </summary>
+    /// <param name="library">Which library (it is not loaded by this call).</param>
+    /// <param name="name">The exported symbol.</param>
+    /// <param name="address">The entry point, or 0.</param>
+    /// <returns>True when the export exists.</returns>
+    public static bool TryGetExport(CudaLibrary library, string name, out nint address)
+    {
+        address = 0;
+        lock (Gate)
+        {
+            return Loaded.TryGetValue(library, out var entry) && entry.Handle != 0
+                && NativeLibrary.TryGetExport(entry.Handle, name, out address);
+        }
+    }
+
     /// <summary>The candidates that are searched for <paramref name="library"/> on this machine, in order.</summary>
     /// <param name="library">Which library.</param>
     public static IReadOnlyList<string> SearchedCandidates(CudaLibrary library) =>

@@ -26,6 +26,12 @@ public static class CudaRuntime
     /// <summary>The driver library file that was loaded, if any.</summary>
     public static string? LibraryPath => Probe.Value.LibraryPath;
 
+    /// <summary>
+    /// When the driver library is the emulated CUDA device of <c>native/emulator</c>, what it is and how it is set up
+    /// (schedule, worker threads, stream mode); null for a real driver or when CUDA is not available.
+    /// </summary>
+    public static string? EmulatorDescription => Probe.Value.Emulator;
+
     /// <summary>Formats a CUDA version number such as 13000 as "13.0".</summary>
     /// <param name="version">The version as 1000·major + 10·minor.</param>
     public static string FormatVersion(int version) => $"{version / 1000}.{version % 1000 / 10}";
@@ -46,18 +52,18 @@ public static class CudaRuntime
             if (!CudaLibraryResolver.TryLoad(CudaLibrary.Driver, out string? path))
             {
                 string searched = string.Join(", ", CudaLibraryResolver.SearchedCandidates(CudaLibrary.Driver));
-                return new State(false, $"the CUDA driver library was not found (searched: {searched})", 0, 0, null);
+                return new State(false, $"the CUDA driver library was not found (searched: {searched})", 0, 0, null, null);
             }
 
             return QueryDriver(path);
         }
         catch (DllNotFoundException e)
         {
-            return new State(false, $"the CUDA driver library could not be loaded: {e.Message}", 0, 0, null);
+            return new State(false, $"the CUDA driver library could not be loaded: {e.Message}", 0, 0, null, null);
         }
         catch (EntryPointNotFoundException e)
         {
-            return new State(false, $"the CUDA driver library is missing an entry point: {e.Message}", 0, 0, null);
+            return new State(false, $"the CUDA driver library is missing an entry point: {e.Message}", 0, 0, null, null);
         }
     }
 
@@ -68,18 +74,33 @@ public static class CudaRuntime
         CUresult init = cuInit(0);
         if (init != CUresult.CUDA_SUCCESS)
         {
-            return new State(false, $"cuInit(0) failed with {CudaCheck.DriverErrorName(init)}", 0, 0, path);
+            return new State(false, $"cuInit(0) failed with {CudaCheck.DriverErrorName(init)}", 0, 0, path, null);
         }
 
         CUresult versionResult = cuDriverGetVersion(out int version);
         CUresult countResult = cuDeviceGetCount(out int count);
         if (versionResult != CUresult.CUDA_SUCCESS || countResult != CUresult.CUDA_SUCCESS || count == 0)
         {
-            return new State(false, "the CUDA driver reports no device", version, 0, path);
+            return new State(false, "the CUDA driver reports no device", version, 0, path, null);
         }
 
-        return new State(true, null, version, count, path);
+        return new State(true, null, version, count, path, ReadEmulatorDescription());
     }
 
-    private sealed record State(bool Available, string? Reason, int DriverVersion, int DeviceCount, string? LibraryPath);
+    // The emulated device exports one entry point a real driver does not have: a description of itself.
+    private static unsafe string? ReadEmulatorDescription()
+    {
+        if (!CudaLibraryResolver.TryGetExport(CudaLibrary.Driver, "med2e3_emu_describe", out nint address))
+        {
+            return null;
+        }
+
+        // SAFETY: the export is `const char* med2e3_emu_describe(void)`, returning a NUL-terminated string that
+        // lives as long as the library.
+        byte* text = ((delegate* unmanaged<byte*>)address)();
+        return text == null ? null : System.Runtime.InteropServices.Marshal.PtrToStringUTF8((nint)text);
+    }
+
+    private sealed record State(
+        bool Available, string? Reason, int DriverVersion, int DeviceCount, string? LibraryPath, string? Emulator);
 }

@@ -7,7 +7,10 @@ namespace Med2E3.Native.Runtime;
 /// The device memory pool: the only caller of <c>cuMemAlloc</c> and <c>cuMemFree</c>. Requests are rounded up to a
 /// size bucket (powers of two from 512 B up to 1 MiB, then multiples of 2 MiB); a returned block goes into the cache
 /// of its bucket and is handed out again for the next request of that bucket. On out-of-memory the pool frees its
-/// whole cache and retries once, then throws <see cref="DeviceOutOfMemoryException"/>.
+/// whole cache and retries once, then throws <see cref="DeviceOutOfMemoryException"/>. With
+/// <see cref="RuntimeOptions.ExactDeviceAllocations"/> (<c>MED2E3_POOL_EXACT=1</c>) it allocates exactly what is asked
+/// and frees each block when it is returned, so no bucket slack or cached block hides an overrun or a use after
+/// return from the allocator below it.
 /// </summary>
 public sealed class DeviceMemoryPool : IDisposable
 {
@@ -32,15 +35,22 @@ public sealed class DeviceMemoryPool : IDisposable
     private bool _disposed;
 
     internal DeviceMemoryPool(CudaDevice device)
-        : this(new DriverAllocator(device))
+        : this(new DriverAllocator(device), RuntimeOptions.ExactDeviceAllocations)
     {
         _device = device;
     }
 
-    internal DeviceMemoryPool(IDeviceAllocator allocator)
+    internal DeviceMemoryPool(IDeviceAllocator allocator, bool exact = false)
     {
         _allocator = allocator;
+        IsExact = exact;
     }
+
+    /// <summary>
+    /// True when this pool allocates exactly and caches nothing: a device's pool created while
+    /// <see cref="RuntimeOptions.ExactDeviceAllocations"/> was set.
+    /// </summary>
+    public bool IsExact { get; }
 
     /// <summary>The device the memory lives on (null only for a pool over a test allocator).</summary>
     public CudaDevice? Device => _device;
@@ -146,6 +156,13 @@ public sealed class DeviceMemoryPool : IDisposable
 
             _inUse -= buffer.CapacityBytes;
             _requestedInUse -= buffer.Bytes;
+            if (IsExact)
+            {
+                _allocator.Free(buffer.RawPointer);
+                _frees++;
+                return;
+            }
+
             if (!_cache.TryGetValue(buffer.CapacityBytes, out Stack<ulong>? stack))
             {
                 stack = new Stack<ulong>();
@@ -164,7 +181,7 @@ public sealed class DeviceMemoryPool : IDisposable
             return;
         }
 
-        long bucket = BucketSize(bytes);
+        long bucket = IsExact ? bytes : BucketSize(bytes);
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);

@@ -4,7 +4,8 @@ namespace Med2E3.Native.Runtime;
 /// Process-wide switches, read once from the environment and settable from code:
 /// <c>MED2E3_SYNC=1</c> synchronises and checks after every launch; <c>MED2E3_DEBUG=1|2|3</c> logs launches
 /// (grid, block, time), then NVRTC source and options, then PTX; <c>MED2E3_CACHE_DIR</c> moves the cache root;
-/// <c>MED2E3_KERNEL_CACHE=0</c> turns the compiled-kernel disk cache off.
+/// <c>MED2E3_KERNEL_CACHE=0</c> turns the compiled-kernel disk cache off; <c>MED2E3_POOL_EXACT=1</c> makes the device
+/// memory pool allocate exactly and cache nothing.
 /// </summary>
 public static class RuntimeOptions
 {
@@ -17,6 +18,14 @@ public static class RuntimeOptions
 
     /// <summary>Use the compiled-kernel disk cache (default true; <c>MED2E3_KERNEL_CACHE=0</c> disables it).</summary>
     public static bool KernelDiskCache { get; set; } = Environment.GetEnvironmentVariable("MED2E3_KERNEL_CACHE") != "0";
+
+    /// <summary>
+    /// The memory pools of devices opened from now on allocate every request at its exact size and free it when it is
+    /// returned, instead of rounding to buckets and caching (<c>MED2E3_POOL_EXACT=1</c>). Slower; for checking
+    /// kernels, so that an access past the end of a buffer, or to a returned one, is not hidden by the pool (the
+    /// emulated device then reports it).
+    /// </summary>
+    public static bool ExactDeviceAllocations { get; set; } = Environment.GetEnvironmentVariable("MED2E3_POOL_EXACT") == "1";
 
     /// <summary>Where debug lines go; standard error by default.</summary>
     public static Action<string> Log { get; set; } = line => Console.Error.WriteLine("[med2e3] " + line);

@@ -126,8 +126,10 @@ public class KernelVariantTests(TestDevice fixture)
         Compare("patch_embed_bwd", back.ToDoubleArray(), x.ToDoubleArray(), Check.Exact);
     }
 
-    [CudaFact]
-    public void RopeTableKernelMatchesRopeTables()
+    [CudaTheory]
+    [InlineData(DType.F32)]
+    [InlineData(DType.BF16)]
+    public void RopeTableKernelMatchesRopeTables(DType dtype)
     {
         const int start = 100, length = 650, dh = 96;
         double[] factors = Enumerable.Range(0, dh / 2).Select(i => 1.0 + 0.04 * i).ToArray();
@@ -142,17 +144,32 @@ public class KernelVariantTests(TestDevice fixture)
                 inv[i] = 1f / ((float)factors[i] * MathF.Pow(10000f, (float)(2 * i) / dh));
             using var hinv = Tensor.FromArray(inv, inv.Length);
             using var dinv = hinv.To(Cuda.TensorDevice);
-            using var dcos = Tensor.Empty([length, dh], DType.F32, Cuda.TensorDevice);
-            using var dsin = Tensor.Empty([length, dh], DType.F32, Cuda.TensorDevice);
+            using var dcos = Tensor.Empty([length, dh], dtype, Cuda.TensorDevice);
+            using var dsin = Tensor.Empty([length, dh], dtype, Cuda.TensorDevice);
             var p = new KernelParams.RopeTableParams
             {
                 InvFreq = CudaBackend.Ptr(dinv), Cos = CudaBackend.Ptr(dcos), Sin = CudaBackend.Ptr(dsin),
                 Rows = length, HeadDim = dh, Pos0 = start, AttnScale = (float)attention,
             };
-            fixture.Device.GetKernel("rope.cu", "rope_table_f32")
+            string kernel = dtype == DType.F32 ? "rope_table_f32" : "rope_table_bf16";
+            fixture.Device.GetKernel("rope.cu", kernel)
                 .Launch(fixture.Stream, Dim3.CeilDiv(length * dh, 256), 256, 0, p);
-            Compare("rope_table_f32 cos", dcos.ToDoubleArray(), cos.ToDoubleArray(), Check.Elementwise);
-            Compare("rope_table_f32 sin", dsin.ToDoubleArray(), sin.ToDoubleArray(), Check.Elementwise);
+            if (dtype == DType.F32)
+            {
+                Compare("rope_table_f32 cos", dcos.ToDoubleArray(), cos.ToDoubleArray(), Check.Elementwise);
+                Compare("rope_table_f32 sin", dsin.ToDoubleArray(), sin.ToDoubleArray(), Check.Elementwise);
+                return;
+            }
+
+            // bf16: the f32 value rounded once, so within half a bf16 ulp (2^-8 relative) of the f32 table, plus
+            // the f32 elementwise bound for the difference between the device's cosf/sinf and the CPU's.
+            foreach (var (name, got, want) in new[] { ("cos", dcos, cos), ("sin", dsin, sin) })
+            {
+                double[] g = got.ToDoubleArray(), w = want.ToDoubleArray();
+                for (int i = 0; i < g.Length; i++)
+                    Assert.True(Math.Abs(g[i] - w[i]) <= 1e-5 + Math.Abs(w[i]) * (1.0 / 256 + 1e-4),
+                        $"rope_table_bf16 {name}[{i}]: {g[i]} vs {w[i]}");
+            }
         }
     }
 }

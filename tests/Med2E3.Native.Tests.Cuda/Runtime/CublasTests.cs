@@ -2,7 +2,10 @@ using Med2E3.Native.Runtime;
 
 namespace Med2E3.Native.Tests.Cuda.Runtime;
 
-/// <summary>cuBLAS row-major helpers against a CPU GEMM: f32 (NMSE ≤ 1e-7, exact on integers) and bf16.</summary>
+/// <summary>
+/// cuBLAS row-major helpers against a CPU GEMM: f32 (NMSE ≤ 1e-7, exact on integers), bf16 and f16, padded row
+/// strides in every transposition, beta = 0 over a C that holds NaN, strided batches and the cuBLASLt epilogues.
+/// </summary>
 public class CublasTests(TestDevice fixture)
 {
     private CudaDevice Device => fixture.Device;
@@ -101,6 +104,82 @@ public class CublasTests(TestDevice fixture)
         }
     }
 
+    [CudaTheory]
+    [InlineData(false, false)]
+    [InlineData(false, true)]
+    [InlineData(true, false)]
+    [InlineData(true, true)]
+    public void PaddedRowStridesAreHonouredAndBetaZeroNeverReadsC(bool transA, bool transB)
+    {
+        RequireCublas();
+        const int m = 37, n = 29, k = 53;
+        int lda = (transA ? m : k) + 3, ldb = (transB ? k : n) + 5, ldc = n + 4;
+        float[] a = CpuReference.RandomIntegers((transA ? k : m) * lda, 20);
+        float[] b = CpuReference.RandomIntegers((transB ? n : k) * ldb, 21);
+        using var da = Upload(a);
+        using var db = Upload(b);
+        using var dc = Device.Pool.Rent<float>(m * ldc);
+        // C holds NaN everywhere: with beta = 0 cuBLAS must not read it, and the padding of each row stays as it is.
+        Stream.Memset32(dc.Pointer, BitConverter.SingleToUInt32Bits(float.NaN), m * ldc);
+        Device.Cublas.Gemm(Stream, GemmDataType.F32, transA, transB, m, n, k, 1f, da.Pointer, lda, db.Pointer, ldb,
+            0f, dc.Pointer, ldc);
+        float[] c = Stream.Download(dc);
+        for (int i = 0; i < m; i++)
+        {
+            for (int j = 0; j < ldc; j++)
+            {
+                if (j >= n)
+                {
+                    Assert.True(float.IsNaN(c[i * ldc + j]), $"padding ({i}, {j}) was written");
+                    continue;
+                }
+
+                double want = 0;
+                for (int p = 0; p < k; p++)
+                {
+                    want += (double)(transA ? a[p * lda + i] : a[i * lda + p]) * (transB ? b[j * ldb + p] : b[p * ldb + j]);
+                }
+
+                Assert.Equal((float)want, c[i * ldc + j]);
+            }
+        }
+    }
+
+    [CudaFact]
+    public void F16GemmIsWithinTwiceCpu()
+    {
+        RequireCublas();
+        const int m = 48, n = 40, k = 200;
+        static float Half16(float v) => (float)(Half)v;
+        float[] x = Array.ConvertAll(CpuReference.Random(m * k, 22, 0.05f, 1f), Half16);
+        float[] w = Array.ConvertAll(CpuReference.Random(n * k, 23, 0.05f, 1f), Half16);
+        using var dx = Device.Pool.Rent<Half>(x.Length);
+        using var dw = Device.Pool.Rent<Half>(w.Length);
+        using var dy = Device.Pool.Rent<Half>(m * n);
+        Stream.Upload<Half>(Array.ConvertAll(x, v => (Half)v), dx.Pointer);
+        Stream.Upload<Half>(Array.ConvertAll(w, v => (Half)v), dw.Pointer);
+        Device.Cublas.MatMulTransB(Stream, GemmDataType.F16, dx.Pointer, dw.Pointer, dy.Pointer, m, n, k);
+        float[] device = Array.ConvertAll(Stream.Download(dy), v => (float)v);
+        double[] exact = CpuReference.GemmExact(x, w, m, n, k, false, true);
+        // The CPU reference at f16: an f32 accumulator, rounded once to f16.
+        var cpu = new float[m * n];
+        for (int i = 0; i < m; i++)
+        {
+            for (int j = 0; j < n; j++)
+            {
+                float acc = 0;
+                for (int p = 0; p < k; p++)
+                {
+                    acc += x[i * k + p] * w[j * k + p];
+                }
+
+                cpu[i * n + j] = Half16(acc);
+            }
+        }
+
+        CpuReference.AssertBf16WithinTwiceCpu(device, cpu, exact, "f16 GEMM");
+    }
+
     [CudaFact]
     public void StridedBatchedMatchesPerBatchGemm()
     {
@@ -150,6 +229,36 @@ public class CublasTests(TestDevice fixture)
 
         double nmse = CpuReference.Nmse(expected, Stream.Download(dy));
         Assert.True(nmse <= 1e-7, $"{epilogue}: NMSE {nmse:G3}");
+    }
+
+    [CudaTheory]
+    [InlineData(GemmEpilogue.Bias)]
+    [InlineData(GemmEpilogue.GeluBias)]
+    public void LtLinearEpilogueBf16IsWithinTwiceCpu(GemmEpilogue epilogue)
+    {
+        RequireCublas();
+        const int m = 50, n = 72, k = 96;
+        float[] x = CpuReference.FromBf16(CpuReference.ToBf16(CpuReference.Random(m * k, 24, 0.05f, 0.5f)));
+        float[] w = CpuReference.FromBf16(CpuReference.ToBf16(CpuReference.Random(n * k, 25, 0.05f, 0.5f)));
+        float[] bias = CpuReference.FromBf16(CpuReference.ToBf16(CpuReference.Random(n, 26)));
+        using var dx = UploadBf16(x);
+        using var dw = UploadBf16(w);
+        using var dbias = UploadBf16(bias);
+        using var dy = Device.Pool.Rent<ushort>(m * n);
+        Device.Cublas.LinearEpilogue(Stream, GemmDataType.BF16, dx.Pointer, dw.Pointer, dbias.Pointer, dy.Pointer, m, n, k, epilogue);
+        static double Apply(GemmEpilogue e, double v) =>
+            e == GemmEpilogue.GeluBias ? 0.5 * v * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (v + 0.044715 * v * v * v))) : v;
+        double[] product = CpuReference.GemmExact(x, w, m, n, k, false, true);
+        var exact = new double[m * n];
+        var cpu = new float[m * n];
+        for (int i = 0; i < exact.Length; i++)
+        {
+            exact[i] = Apply(epilogue, product[i] + bias[i % n]);
+            // The CPU at bf16: f32 accumulation and epilogue, one rounding to bf16 on store.
+            cpu[i] = CpuReference.FromBf16(CpuReference.ToBf16((float)Apply(epilogue, (float)product[i] + bias[i % n])));
+        }
+
+        CpuReference.AssertBf16WithinTwiceCpu(CpuReference.FromBf16(Stream.Download(dy)), cpu, exact, $"bf16 {epilogue}");
     }
 
     [CudaFact]

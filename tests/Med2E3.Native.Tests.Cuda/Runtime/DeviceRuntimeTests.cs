@@ -26,13 +26,17 @@ public class DeviceRuntimeTests(TestDevice fixture)
     [CudaFact]
     public void PoolStatsFollowRealAllocations()
     {
+        // Buckets and a cache by default; with MED2E3_POOL_EXACT=1 exact sizes, and a return frees the block.
+        bool exact = Device.Pool.IsExact;
+        long reserved = exact ? 4_000_000 : DeviceMemoryPool.BucketSize(4_000_000);
         PoolStats before = Device.Pool.Stats;
         using (DeviceBuffer<float> a = Device.Pool.Rent<float>(1_000_000))
         {
             Assert.Equal(0UL, a.Pointer % 256);
             PoolStats during = Device.Pool.Stats;
             Assert.Equal(before.LiveBuffers + 1, during.LiveBuffers);
-            Assert.Equal(before.InUseBytes + DeviceMemoryPool.BucketSize(4_000_000), during.InUseBytes);
+            Assert.Equal(before.InUseBytes + reserved, during.InUseBytes);
+            Assert.Equal(before.DeviceAllocations + 1, during.DeviceAllocations);
             float[] data = CpuReference.Random(1_000_000, 1);
             Stream.Upload<float>(data, a.Pointer);
             Assert.Equal(data, Stream.Download(a));
@@ -40,11 +44,20 @@ public class DeviceRuntimeTests(TestDevice fixture)
 
         PoolStats after = Device.Pool.Stats;
         Assert.Equal(before.LiveBuffers, after.LiveBuffers);
-        Assert.True(after.CachedBytes >= DeviceMemoryPool.BucketSize(4_000_000));
         long allocations = after.DeviceAllocations;
+        if (exact)
+        {
+            Assert.Equal(before.CachedBytes, after.CachedBytes);
+            Assert.Equal(before.DeviceFrees + 1, after.DeviceFrees);
+        }
+        else
+        {
+            Assert.True(after.CachedBytes >= DeviceMemoryPool.BucketSize(4_000_000));
+        }
+
         using (Device.Pool.Rent<float>(999_999))
         {
-            Assert.Equal(allocations, Device.Pool.Stats.DeviceAllocations);
+            Assert.Equal(exact ? allocations + 1 : allocations, Device.Pool.Stats.DeviceAllocations);
         }
     }
 
