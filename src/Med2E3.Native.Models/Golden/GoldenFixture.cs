@@ -1,13 +1,11 @@
 using System.Text.Json;
+using Med2E3.Native.Models.Files;
 using Med2E3.Native.Models.Weights;
 
 namespace Med2E3.Native.Models.Golden;
 
 /// <summary>A golden fixture folder is missing a file or a field, or a file is malformed.</summary>
-public sealed class GoldenFixtureException(string path, string problem) : Exception($"{path}: {problem}")
-{
-    public string FilePath { get; } = path;
-}
+public sealed class GoldenFixtureException(string path, string problem) : InputFileException(path, problem);
 
 /// <summary>
 /// A golden fixture in the layout of <c>tests/data/med2e3-tiny</c>: <c>checkpoint/</c> (the released checkpoint
