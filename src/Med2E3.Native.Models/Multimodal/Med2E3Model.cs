@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Med2E3.Native.Models.Config;
 using Med2E3.Native.Models.Decoder;
+using Med2E3.Native.Models.Files;
 using Med2E3.Native.Models.Layers;
 using Med2E3.Native.Models.Text;
 using Med2E3.Native.Models.Tokenizer;
@@ -133,6 +134,7 @@ public sealed class Med2E3Model : IDisposable
                 ckpt.Vision3DConfig.HiddenSize, d, ckpt.BertConfig.HiddenSize);
             var llm = Phi3.Load(Loader(ckpt.Llm), ckpt.LlmConfig);
             var tokenizer = Phi3Tokenizer.Load(ckpt.Tokenizer.Directory);
+            CheckTokenIds(tokenizer, ckpt);
             var questionTokenizer = BertWordPieceTokenizer.Load(vocab);
             return new Med2E3Model(ckpt, device, dtype, parameters, vision3D, text, vision2D, v2c, v3c, llm, tokenizer,
                 questionTokenizer);
@@ -144,20 +146,47 @@ public sealed class Med2E3Model : IDisposable
         }
     }
 
+    /// <summary>The variant settings the network implements; anything else is a config error naming the field.</summary>
     private static void CheckVariant(Med2E3Checkpoint c)
     {
         var a = c.Args;
-        void Require(bool ok, string what)
+        void Require(bool ok, string file, string field, string value, string allowed)
         {
-            if (!ok) throw new NotSupportedException($"{a.SourcePath}: {what} is not supported by this implementation");
+            if (!ok)
+            {
+                throw new CheckpointConfigException(file, field,
+                    $"{value} is not supported by this implementation; allowed: {allowed}");
+            }
         }
-        Require(a.Vision2DConnectorType == Med2E3Args.Mlp2xGelu, $"vision2d_connector_type '{a.Vision2DConnectorType}'");
-        Require(a.Vision3DConnectorType == Med2E3Args.SpatialPoolingScore15, $"vision3d_connector_type '{a.Vision3DConnectorType}'");
-        Require(a.Vision3DSelectLayer == -1, $"vision3d_model_select_layer {a.Vision3DSelectLayer}");
-        Require(a.Vision2DSelectLayer == -1, $"vision2d_model_select_layer {a.Vision2DSelectLayer}");
-        Require(a.Vision3DSelectFeature == "patch", $"vision3d_model_select_feature '{a.Vision3DSelectFeature}'");
-        Require(a.Vision2DSelectFeature is "cls_patch" or "patch", $"vision2d_model_select_feature '{a.Vision2DSelectFeature}'");
-        Require(c.Vision3DConfig.InChannels == 1, $"vision3d in_channels {c.Vision3DConfig.InChannels}");
+        Require(a.Vision2DConnectorType == Med2E3Args.Mlp2xGelu, a.SourcePath, "vision2d_connector_type",
+            InputText.Quote(a.Vision2DConnectorType), Med2E3Args.Mlp2xGelu);
+        Require(a.Vision3DConnectorType == Med2E3Args.SpatialPoolingScore15, a.SourcePath, "vision3d_connector_type",
+            InputText.Quote(a.Vision3DConnectorType), Med2E3Args.SpatialPoolingScore15);
+        Require(a.Vision3DSelectLayer == -1, a.SourcePath, "vision3d_model_select_layer", $"{a.Vision3DSelectLayer}", "-1");
+        Require(a.Vision2DSelectLayer == -1, a.SourcePath, "vision2d_model_select_layer", $"{a.Vision2DSelectLayer}", "-1");
+        Require(a.Vision3DSelectFeature == "patch", a.SourcePath, "vision3d_model_select_feature",
+            InputText.Quote(a.Vision3DSelectFeature), "patch");
+        Require(a.Vision2DSelectFeature is "cls_patch" or "patch", a.SourcePath, "vision2d_model_select_feature",
+            InputText.Quote(a.Vision2DSelectFeature), "cls_patch or patch");
+        Require(c.Vision3DConfig.InChannels == 1, c.Vision3DConfig.SourcePath, "in_channels",
+            $"{c.Vision3DConfig.InChannels}", "1");
+    }
+
+    /// <summary>
+    /// Every id the Phi-3 tokenizer can produce must be a row of the LLM's embedding (and every special id of the LLM
+    /// config is checked against its vocab_size when the config is read).
+    /// </summary>
+    private static void CheckTokenIds(Phi3Tokenizer tokenizer, Med2E3Checkpoint c)
+    {
+        int vocab = c.LlmConfig.VocabSize;
+        if (tokenizer.VocabSize > vocab)
+        {
+            string file = c.Tokenizer.TokenizerJson ?? c.Tokenizer.TokenizerConfig ?? c.Tokenizer.AddedTokens
+                ?? c.Tokenizer.TokenizerModel ?? c.Tokenizer.Directory;
+            throw new TokenizerFileException(file,
+                $"the tokenizer produces ids up to {tokenizer.VocabSize - 1}, outside the LLM vocabulary (vocab_size {vocab} " +
+                $"in {c.LlmConfig.SourcePath})");
+        }
     }
 
     // ------------------------------------------------------------------------------------------------ vision
