@@ -59,17 +59,27 @@ public sealed class BertWordPieceTokenizer
     /// <summary>One more than the largest id in the vocabulary file (its line count for a well-formed file).</summary>
     public int VocabSize { get; }
 
+    /// <summary>Largest vocab.txt read (bert-base-uncased's is 232 kB).</summary>
+    public const long MaxVocabBytes = 64L << 20;
+
     /// <summary>Loads <c>vocab.txt</c>: one token per line, the id is the line number (0-based).</summary>
     public static BertWordPieceTokenizer Load(string vocabPath, bool lowerCase = true)
     {
         string[] lines;
         try
         {
+            long length = new FileInfo(vocabPath).Length;
+            if (length > MaxVocabBytes)
+            {
+                throw new TokenizerFileException(vocabPath, $"{length} bytes, more than the {MaxVocabBytes} a vocabulary may have");
+            }
+
             lines = File.ReadAllLines(vocabPath, Encoding.UTF8);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException && e is not TokenizerFileException)
         {
-            throw new TokenizerFileException(vocabPath, $"cannot read the WordPiece vocabulary ({e.Message})", e);
+            throw new TokenizerFileException(vocabPath,
+                $"cannot read the WordPiece vocabulary ({Files.InputText.OneLine(e.Message)})", e);
         }
 
         var vocab = new Dictionary<string, int>(StringComparer.Ordinal);

@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Med2E3.Native.Models.Config;
+using Med2E3.Native.Models.Files;
 using Microsoft.ML.Tokenizers;
 
 namespace Med2E3.Native.Models.Tokenizer;
@@ -174,7 +176,8 @@ public sealed class Phi3Tokenizer
         }
         catch (Exception e) when (e is not TokenizerFileException)
         {
-            throw new TokenizerFileException(modelPath, $"Microsoft.ML.Tokenizers cannot load it ({e.Message})", e);
+            throw new TokenizerFileException(modelPath,
+                $"Microsoft.ML.Tokenizers cannot load it ({InputText.Bounded(InputText.OneLine(e.Message))})", e);
         }
 
         string jsonPath = Path.Combine(directory, "tokenizer.json");
@@ -244,10 +247,10 @@ public sealed class Phi3Tokenizer
             {
                 if (p.Value.ValueKind != JsonValueKind.Number || !p.Value.TryGetInt32(out int id))
                 {
-                    throw new TokenizerFileException(addedPath, $"token '{p.Name}' has no integer id");
+                    throw new TokenizerFileException(addedPath, $"token {InputText.Quote(p.Name)} has no integer id");
                 }
 
-                added.Add(new AddedToken(id, p.Name, specials.Contains(p.Name)));
+                added.Add(new AddedToken(CheckId(id, addedPath, p.Name), p.Name, specials.Contains(p.Name)));
             }
         }
 
@@ -260,7 +263,8 @@ public sealed class Phi3Tokenizer
                 "first" => PrependScheme.First,
                 "always" => PrependScheme.Always,
                 "never" => PrependScheme.Never,
-                var other => throw new TokenizerFileException(jsonPath, $"unknown Metaspace prepend_scheme '{other}'"),
+                var other => throw new TokenizerFileException(jsonPath,
+                    $"unknown Metaspace prepend_scheme {InputText.Quote(other)} (first, always or never)"),
             };
         }
 
@@ -578,7 +582,7 @@ public sealed class Phi3Tokenizer
             return id;
         }
 
-        throw new TokenizerFileException(configPath, $"{what} '{content}' is neither an added token nor a piece");
+        throw new TokenizerFileException(configPath, $"{what} {InputText.Quote(content)} is neither an added token nor a piece");
     }
 
     private static void CheckSupported(SentencePieceModel model)
@@ -606,6 +610,9 @@ public sealed class Phi3Tokenizer
         }
     }
 
+    /// <summary>Largest tokenizer JSON file read (Phi-3's tokenizer.json is 1.8 MB; the largest vocabularies ~20 MB).</summary>
+    public const long MaxJsonBytes = 256L << 20;
+
     private static JsonDocument? ReadJson(string path)
     {
         if (!File.Exists(path))
@@ -613,22 +620,38 @@ public sealed class Phi3Tokenizer
             return null;
         }
 
+        byte[] bytes;
         try
         {
-            var doc = JsonDocument.Parse(File.ReadAllBytes(path));
-            if (doc.RootElement.ValueKind != JsonValueKind.Object)
+            long length = new FileInfo(path).Length;
+            if (length > MaxJsonBytes)
             {
-                doc.Dispose();
-                throw new TokenizerFileException(path, "expected a JSON object at the top level");
+                throw new TokenizerFileException(path, $"{length} bytes, more than the {MaxJsonBytes} a tokenizer file may have");
             }
 
-            return doc;
+            bytes = File.ReadAllBytes(path);
         }
-        catch (JsonException e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException && e is not TokenizerFileException)
         {
-            throw new TokenizerFileException(path, $"invalid JSON ({e.Message})", e);
+            throw new TokenizerFileException(path, $"cannot read: {InputText.OneLine(e.Message)}", e);
         }
+
+        var doc = JsonText.Parse(bytes, default, problem => new TokenizerFileException(path, problem));
+        if (doc.RootElement.ValueKind != JsonValueKind.Object)
+        {
+            doc.Dispose();
+            throw new TokenizerFileException(path, "expected a JSON object at the top level");
+        }
+
+        return doc;
     }
+
+    /// <summary>An added token's id must be a non-negative id below <see cref="ConfigLimits.MaxVocab"/>.</summary>
+    private static int CheckId(int id, string path, string content) =>
+        id >= 0 && id < ConfigLimits.MaxVocab
+            ? id
+            : throw new TokenizerFileException(path,
+                $"added token {InputText.Quote(content)} has id {id}; allowed: 0 to {ConfigLimits.MaxVocab - 1}");
 
     private static bool? ConfigBool(JsonDocument? config, string path, string key)
     {
@@ -655,7 +678,7 @@ public sealed class Phi3Tokenizer
     };
 
     private static bool Flag(JsonElement e, string key) =>
-        e.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.True;
+        e.ValueKind == JsonValueKind.Object && e.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.True;
 
     private static IEnumerable<AddedToken> ParseTokenizerJsonAddedTokens(JsonElement list, string path)
     {
@@ -667,14 +690,15 @@ public sealed class Phi3Tokenizer
         int index = 0;
         foreach (var e in list.EnumerateArray())
         {
-            if (!e.TryGetProperty("id", out var id) || !id.TryGetInt32(out int tokenId)
+            if (e.ValueKind != JsonValueKind.Object || !e.TryGetProperty("id", out var id)
+                || id.ValueKind != JsonValueKind.Number || !id.TryGetInt32(out int tokenId)
                 || TokenString(e) is not { } content)
             {
                 throw new TokenizerFileException(path, $"added_tokens[{index}] needs an integer 'id' and a 'content'");
             }
 
-            yield return new AddedToken(tokenId, content, Flag(e, "special"), Flag(e, "lstrip"), Flag(e, "rstrip"),
-                Flag(e, "single_word"));
+            yield return new AddedToken(CheckId(tokenId, path, content), content, Flag(e, "special"), Flag(e, "lstrip"),
+                Flag(e, "rstrip"), Flag(e, "single_word"));
             index++;
         }
     }
@@ -691,13 +715,14 @@ public sealed class Phi3Tokenizer
             if (!int.TryParse(p.Name, NumberStyles.None, CultureInfo.InvariantCulture, out int tokenId)
                 || TokenString(p.Value) is not { } content)
             {
-                throw new TokenizerFileException(path, $"added_tokens_decoder['{p.Name}'] needs an integer key and a 'content'");
+                throw new TokenizerFileException(path,
+                    $"added_tokens_decoder[{InputText.Quote(p.Name)}] needs an integer key and a 'content'");
             }
 
             var e = p.Value;
             bool special = e.ValueKind != JsonValueKind.Object || Flag(e, "special");
-            yield return new AddedToken(tokenId, content, special, Flag(e, "lstrip"), Flag(e, "rstrip"),
-                Flag(e, "single_word"));
+            yield return new AddedToken(CheckId(tokenId, path, content), content, special, Flag(e, "lstrip"),
+                Flag(e, "rstrip"), Flag(e, "single_word"));
         }
     }
 
@@ -708,7 +733,7 @@ public sealed class Phi3Tokenizer
             return null;
         }
 
-        if (pre.TryGetProperty("type", out var type) && type.GetString() == "Metaspace")
+        if (pre.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String && type.GetString() == "Metaspace")
         {
             return pre;
         }
@@ -718,7 +743,7 @@ public sealed class Phi3Tokenizer
             foreach (var p in seq.EnumerateArray())
             {
                 if (p.ValueKind == JsonValueKind.Object && p.TryGetProperty("type", out var t)
-                    && t.GetString() == "Metaspace")
+                    && t.ValueKind == JsonValueKind.String && t.GetString() == "Metaspace")
                 {
                     return p;
                 }

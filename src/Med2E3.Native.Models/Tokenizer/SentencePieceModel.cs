@@ -80,16 +80,25 @@ public sealed class SentencePieceModel
     /// <summary>Replace ' ' by "▁" (U+2581).</summary>
     public bool EscapeWhitespaces { get; private set; } = true;
 
+    /// <summary>Largest model file read (Phi-3's tokenizer.model is 500 kB).</summary>
+    public const long MaxFileBytes = 256L << 20;
+
     public static SentencePieceModel Load(string path)
     {
         byte[] bytes;
         try
         {
+            long length = new FileInfo(path).Length;
+            if (length > MaxFileBytes)
+            {
+                throw new TokenizerFileException(path, $"{length} bytes, more than the {MaxFileBytes} a SentencePiece model may have");
+            }
+
             bytes = File.ReadAllBytes(path);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException && e is not TokenizerFileException)
         {
-            throw new TokenizerFileException(path, $"cannot read the SentencePiece model ({e.Message})", e);
+            throw new TokenizerFileException(path, $"cannot read the SentencePiece model ({Files.InputText.OneLine(e.Message)})", e);
         }
 
         var model = new SentencePieceModel(path);
