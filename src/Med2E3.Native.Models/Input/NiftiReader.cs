@@ -20,6 +20,9 @@ namespace Med2E3.Native.Models.Input;
 /// </remarks>
 public static class NiftiReader
 {
+    /// <summary>Largest run of header extensions skipped before the voxels (real files carry kilobytes).</summary>
+    public const long MaxExtensionBytes = 256L << 20;
+
     /// <summary>Reads a .nii or .nii.gz file.</summary>
     /// <exception cref="VolumeFormatException">the file is not a readable single-volume NIfTI image.</exception>
     public static Volume Read(string path, VolumeReadOptions? options = null)
@@ -47,6 +50,12 @@ public static class NiftiReader
         }
 
         long skip = (long)off - headerSize;
+        if (skip > MaxExtensionBytes)
+        {
+            throw new VolumeFormatException(path,
+                $"bad vox_offset {(long)off}: {skip} bytes of header extensions, more than the {MaxExtensionBytes} allowed");
+        }
+
         long skipped = StreamUtil.Skip(stream, skip, path);
         if (skipped < skip)
         {
@@ -68,9 +77,13 @@ public static class NiftiReader
             inter = 0;
         }
 
-        var raw = new float[(long)ni * nj * nk];
-        VoxelDecoder.Read(stream, type, header.BigEndian, raw, scale, slope, inter, path,
-            $"at offset {(long)off}");
+        // The data must be in the file before the voxels are allocated.
+        string where = $"at offset {(long)off}";
+        long voxels = (long)ni * nj * nk;
+        long bytes = voxels * VoxelTypeInfo.Size(type);
+        StreamUtil.EnsureAvailable(stream, bytes, path, have => VoxelDecoder.Truncated(bytes, type, where, have));
+        var raw = new float[voxels];
+        VoxelDecoder.Read(stream, type, header.BigEndian, raw, scale, slope, inter, path, where);
 
         var (matrix, source) = WorldMatrix(header, warnings);
         var axes = Orientation.AxesFromMatrix(matrix)!.Value;
@@ -140,8 +153,9 @@ public static class NiftiReader
         var p = new double[3];
         for (int v = 0; v < 3; v++)
         {
+            // A voxel size whose square underflows or overflows (NIfTI-2 stores doubles) cannot orient anything.
             double x = Math.Abs(hd.Pixdim[v + 1]);
-            p[v] = x > 0 && double.IsFinite(x) ? x : 1.0;
+            p[v] = x is >= 1e-100 and <= 1e100 ? x : 1.0;
         }
 
         return (new double[,] { { p[0], 0, 0 }, { 0, p[1], 0 }, { 0, 0, p[2] } }, "pixdim");
@@ -170,11 +184,12 @@ public static class NiftiReader
             }
         }
 
-        long limit = Math.Min(options.MaxVoxels, Array.MaxLength);
-        if (dim[1] > limit || dim[2] > limit || dim[3] > limit || (Int128)dim[1] * dim[2] * dim[3] > limit)
+        long limit = Math.Min(options.MaxVoxels, VolumeReadOptions.HardMaxVoxels);
+        Int128 voxels = (Int128)dim[1] * dim[2] * dim[3];
+        if (dim[1] > limit || dim[2] > limit || dim[3] > limit || voxels > limit)
         {
             throw new VolumeFormatException(path,
-                $"dims {dim[1]}×{dim[2]}×{dim[3]} exceed the limit of {limit} voxels");
+                $"dims {dim[1]}×{dim[2]}×{dim[3]} = {voxels} voxels, more than the limit of {limit} (VolumeReadOptions.MaxVoxels)");
         }
 
         return ((int)dim[1], (int)dim[2], (int)dim[3]);

@@ -76,9 +76,13 @@ public static class NpyReader
         var (type, bigEndian) = ParseDescr(descr, path);
         var (d, h, w) = SpatialShape(shape, path, options);
 
-        var data = new float[(long)d * h * w];
-        VoxelDecoder.Read(stream, type, bigEndian, data, scale: false, 1, 0, path,
-            $"('{descr}') after the {10 + (lenBytes - 2) + headerLen}-byte header");
+        // The data must be in the file before the voxels are allocated.
+        string where = $"('{descr}') after the {10 + (lenBytes - 2) + headerLen}-byte header";
+        long voxels = (long)d * h * w;
+        long bytes = voxels * VoxelTypeInfo.Size(type);
+        StreamUtil.EnsureAvailable(stream, bytes, path, have => VoxelDecoder.Truncated(bytes, type, where, have));
+        var data = new float[voxels];
+        VoxelDecoder.Read(stream, type, bigEndian, data, scale: false, 1, 0, path, where);
         if (fortran)
         {
             data = FortranToC(data, d, h, w);
@@ -131,10 +135,12 @@ public static class NpyReader
             throw new VolumeFormatException(path, $"shape {text} has an empty axis");
         }
 
-        long limit = Math.Min(options.MaxVoxels, Array.MaxLength);
-        if (s.Any(n => n > limit) || (Int128)s[0] * s[1] * s[2] > limit)
+        long limit = Math.Min(options.MaxVoxels, VolumeReadOptions.HardMaxVoxels);
+        Int128 voxels = (Int128)s[0] * s[1] * s[2];
+        if (s.Any(n => n > limit) || voxels > limit)
         {
-            throw new VolumeFormatException(path, $"shape {text} has more voxels than the limit of {limit}");
+            throw new VolumeFormatException(path,
+                $"shape {text} has {voxels} voxels, more than the limit of {limit} (VolumeReadOptions.MaxVoxels)");
         }
 
         return ((int)s[0], (int)s[1], (int)s[2]);
@@ -173,7 +179,7 @@ public static class NpyReader
         }
 
         throw new VolumeFormatException(path,
-            $"unsupported .npy dtype '{descr}' (supported: f2 f4 f8 u1 i1 i2 u2 i4 u4 i8 u8 b1, with '<', '>' or '|')");
+            $"unsupported .npy dtype {Files.InputText.Quote(descr)} (supported: f2 f4 f8 u1 i1 i2 u2 i4 u4 i8 u8 b1, with '<', '>' or '|')");
     }
 
     /// <summary>Parses the header's Python dict literal: {'descr': '&lt;f4', 'fortran_order': False, 'shape': (1, 32, 256, 256), }.</summary>
@@ -200,7 +206,7 @@ public static class NpyReader
                     shape = p.Tuple();
                     break;
                 default:
-                    throw p.Error($"unexpected key '{key}'");
+                    throw p.Error($"unexpected key {Files.InputText.Quote(key)}");
             }
 
             if (!p.TryConsume(','))
@@ -224,7 +230,7 @@ public static class NpyReader
     {
         private int _pos;
 
-        public string Quoted => "\"" + StreamUtil.OneLine(text) + "\"";
+        public string Quoted => "\"" + Files.InputText.Bounded(text.TrimEnd()) + "\"";
 
         public VolumeFormatException Error(string what) =>
             new(path, $"malformed .npy header: {what} at character {_pos} of {Quoted}");
