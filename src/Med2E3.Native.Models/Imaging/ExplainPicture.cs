@@ -1,4 +1,5 @@
 using SkiaSharp;
+using Med2E3.Native.Models.Files;
 
 namespace Med2E3.Native.Models.Imaging;
 
@@ -66,7 +67,8 @@ public static class ExplainPicture
             Directory.CreateDirectory(dir);
         }
 
-        File.WriteAllBytes(outputPngPath, png);
+        // Written through a temporary sibling: a full disk leaves no truncated PNG behind.
+        AtomicFile.WriteAllBytes(outputPngPath, png);
     }
 
     /// <summary>Renders the picture and returns the PNG bytes.</summary>

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Text;
+using Med2E3.Native.Models.Files;
 
 namespace Med2E3.Native.Models.Input;
 
@@ -29,16 +30,17 @@ public static class NiftiWriter
         string path, ReadOnlySpan<float> data, int d, int h, int w, (double D, double H, double W) spacingMm,
         NiftiStorage storage = NiftiStorage.Float32, string description = "")
     {
-        using var file = File.Create(path);
+        using PendingFile file = AtomicFile.Begin(path);
         if (path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase))
         {
-            using var gz = new GZipStream(file, CompressionLevel.SmallestSize);
+            using var gz = new GZipStream(file.Stream, CompressionLevel.SmallestSize, leaveOpen: true);
             Write(gz, data, d, h, w, spacingMm, storage, description);
         }
         else
         {
-            Write(file, data, d, h, w, spacingMm, storage, description);
+            Write(file.Stream, data, d, h, w, spacingMm, storage, description);
         }
+        file.Commit();
     }
 
     /// <summary>Writes NIfTI-1 content to <paramref name="stream"/> (see the path overload).</summary>
