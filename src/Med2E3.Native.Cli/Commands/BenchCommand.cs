@@ -14,7 +14,7 @@ namespace Med2E3.Native.Cli.Commands;
 public static class BenchCommand
 {
     public sealed record Settings(string? CheckpointDir, string? VolumePath, string? Question, string Device, int Runs,
-        int? MaxNewTokens, bool Json);
+        int? MaxNewTokens, bool Json, long? MaxVoxels = null);
 
     /// <summary>What <c>bench --json</c> prints. Stage times in ms: median and minimum over the timed runs.</summary>
     public sealed record Report(string Model, string Device, string Dtype, int Runs, int NewTokens, double LoadMs,
@@ -36,9 +36,10 @@ public static class BenchCommand
         var device = CommonOptions.Device("cpu");
         var maxNewTokens = CommonOptions.PositiveInt("--max-new-tokens", "New tokens per run (default: 12 for the demo, 32 otherwise)");
         var json = CommonOptions.Json();
+        var maxVoxels = CommonOptions.MaxVoxels();
         var command = new Command("bench", "Time each stage of the generate pipeline (demo by default); per-op benchmarks live in med2e3-bench")
         {
-            checkpoint, volume, question, runs, device, maxNewTokens, json,
+            checkpoint, volume, question, runs, device, maxNewTokens, json, maxVoxels,
         };
         command.Validators.Add(result =>
         {
@@ -47,7 +48,8 @@ public static class BenchCommand
         });
         command.SetAction(parse => Run(
             new Settings(parse.GetValue(checkpoint)?.FullName, parse.GetValue(volume)?.FullName, parse.GetValue(question),
-                parse.GetValue(device) ?? "cpu", parse.GetValue(runs) ?? 5, parse.GetValue(maxNewTokens), parse.GetValue(json)),
+                parse.GetValue(device) ?? "cpu", parse.GetValue(runs) ?? 5, parse.GetValue(maxNewTokens), parse.GetValue(json),
+                parse.GetValue(maxVoxels)),
             Terminal.Create(parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, parse.GetValue(json),
                 parse.GetValue<bool>("--verbose"))));
         return command;
@@ -62,7 +64,7 @@ public static class BenchCommand
         int newTokens;
         if (settings.CheckpointDir is null)
         {
-            var demo = CliException.Guard(ExitCodes.NotAvailable, "embedded demo", () => DemoAssets.Extract());
+            var demo = CommonOptions.ExtractDemo();
             (checkpointDir, volumePath, bertVocab) = (demo.CheckpointDir, demo.VolumePath, demo.TextVocabPath);
             question = settings.Question ?? demo.Question;
             newTokens = settings.MaxNewTokens ?? demo.MaxNewTokens;
@@ -78,11 +80,10 @@ public static class BenchCommand
         }
 
         var (m, loadSeconds) = terminal.Stage($"Loading weights on {device}",
-            () => CliException.Guard(ExitCodes.Checkpoint, checkpointDir,
-                () => Med2E3Model.Load(checkpointDir, device, new Med2E3LoadOptions { BertVocabPath = bertVocab })));
+            () => Med2E3Model.Load(checkpointDir, device, new Med2E3LoadOptions { BertVocabPath = bertVocab }));
         using var _m = m;
         var ((_, input), readSeconds) = terminal.Stage("Reading the volume",
-            () => VolumeInput.Read(volumePath, m.Checkpoint.Vision3DConfig.ImgSize, window: null));
+            () => VolumeInput.Read(volumePath, m.Checkpoint.Vision3DConfig.ImgSize, window: null, maxVoxels: settings.MaxVoxels));
         using var volume = Tensor.FromArray(input.Data, 1, 1, input.Depth, input.Height, input.Width); // (B, 1, D, H, W)
 
         // A fixed number of tokens per run: no stop token, so every run decodes the same amount.

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Med2E3.Native.Models.Files;
 using Med2E3.Native.Models.Weights;
 
 namespace Med2E3.Native.Cli.Commands;
@@ -7,32 +8,21 @@ namespace Med2E3.Native.Cli.Commands;
 /// <summary>
 /// <c>med2e3 info --checkpoint DIR</c>: opens a Med-2E3 checkpoint, checks every tensor header, dtype and shape
 /// against the configs and prints a summary (configs, parameters per component, dtypes, memory).
-/// Exit code 0 when everything checks out; 1 with one line on <c>error</c> otherwise.
+/// Returns 0 when everything checks out; otherwise throws: the checkpoint's own exception when it cannot be opened,
+/// a <see cref="CliException"/> (exit code 4) with the first problem when the report lists problems.
 /// </summary>
 public static class CheckpointInfo
 {
-    public static int Run(string dir, TextWriter output, TextWriter error) =>
-        Run(dir, output, error, new CheckpointOptions());
+    public static int Run(string dir, TextWriter output) => Run(dir, output, new CheckpointOptions());
 
     /// <param name="dir">Checkpoint root.</param>
     /// <param name="output">Summary goes here.</param>
-    /// <param name="error">The single error line goes here.</param>
     /// <param name="options">Vocab path, text_mlp mimicry, BERT heads (Strict is ignored).</param>
     /// <param name="readData">Also read every tensor's bytes and check that floats are finite.</param>
-    public static int Run(string dir, TextWriter output, TextWriter error, CheckpointOptions options,
-        bool readData = false)
+    public static int Run(string dir, TextWriter output, CheckpointOptions options, bool readData = false)
     {
         var clock = Stopwatch.StartNew();
-        Med2E3Checkpoint ckpt;
-        try
-        {
-            ckpt = Med2E3Checkpoint.Open(dir, options with { Strict = false });
-        }
-        catch (CheckpointFormatException e)
-        {
-            error.WriteLine("error: " + e.Message);
-            return ExitCodes.Checkpoint;
-        }
+        Med2E3Checkpoint ckpt = Med2E3Checkpoint.Open(dir, options with { Strict = false });
         double openMs = clock.Elapsed.TotalMilliseconds;
         Print(ckpt, output);
         output.WriteLine($"opened and checked in {openMs:F1} ms (headers only)");
@@ -55,7 +45,7 @@ public static class CheckpointInfo
                             int bad = Array.FindIndex(values, v => !float.IsFinite(v));
                             if (bad >= 0)
                             {
-                                problems.Add($"{t.SourceFile}: tensor '{t.Name}' element {bad} is {values[bad]}");
+                                problems.Add($"{t.SourceFile}: tensor {InputText.Quote(t.Name)} element {bad} is {values[bad]}");
                             }
                         }
                         else
@@ -85,8 +75,7 @@ public static class CheckpointInfo
             output.WriteLine("  " + p);
         }
         string more = problems.Count > 1 ? $" (and {problems.Count - 1} more, listed above)" : "";
-        error.WriteLine("error: " + problems[0] + more);
-        return ExitCodes.Checkpoint;
+        throw CliException.Checkpoint(problems[0] + more);
     }
 
     /// <summary>Writes the summary of an opened checkpoint.</summary>

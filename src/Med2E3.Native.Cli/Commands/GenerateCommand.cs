@@ -29,7 +29,8 @@ public static class GenerateCommand
         (float Lower, float Upper)? Window,
         bool NanToZero,
         bool Json,
-        string? ExplainPath);
+        string? ExplainPath,
+        long? MaxVoxels = null);
 
     public static Command Create()
     {
@@ -67,10 +68,12 @@ public static class GenerateCommand
             Description = "Write a PNG of the volume's slices with the TG-IS slice scores",
             HelpName = "PNG",
         };
+        var maxVoxels = CommonOptions.MaxVoxels();
 
         var command = new Command("generate", "Answer a question about a 3D volume (streams the answer, then tokens/s)")
         {
             demo, checkpoint, volume, question, device, maxNewTokens, temperature, topP, seed, window, nanToZero, json, explain,
+            maxVoxels,
         };
         command.Validators.Add(result =>
         {
@@ -106,7 +109,8 @@ public static class GenerateCommand
                 Window: parse.GetValue(window),
                 NanToZero: parse.GetValue(nanToZero),
                 Json: parse.GetValue(json),
-                ExplainPath: parse.GetValue(explain)?.FullName);
+                ExplainPath: parse.GetValue(explain)?.FullName,
+                MaxVoxels: parse.GetValue(maxVoxels));
             var terminal = Terminal.Create(parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error,
                 settings.Json, parse.GetValue<bool>("--verbose"));
             return Run(settings, terminal);
@@ -155,8 +159,7 @@ public static class GenerateCommand
         int? maxNewTokens = settings.MaxNewTokens;
         if (settings.Demo)
         {
-            var (files, _) = terminal.Stage("Unpacking the embedded demo",
-                () => CliException.Guard(ExitCodes.NotAvailable, "embedded demo", () => DemoAssets.Extract()));
+            var (files, _) = terminal.Stage("Unpacking the embedded demo", CommonOptions.ExtractDemo);
             terminal.Note("Demo: a tiny Med-2E3 with RANDOM weights, embedded in med2e3. "
                 + "The pipeline is real; the generated text is meaningless.");
             checkpointDir = files.CheckpointDir;
@@ -185,10 +188,9 @@ public static class GenerateCommand
             throw CliException.Output($"{explain}: folder {explainDir} does not exist");
 
         // The volume file is read first, so a bad file is reported before the (long) weight loading.
-        var (source, readSeconds) = terminal.Stage($"Reading {Path.GetFileName(volumePath)}", () => VolumeInput.ReadFile(volumePath, settings.NanToZero));
+        var (source, readSeconds) = terminal.Stage($"Reading {Path.GetFileName(volumePath)}", () => VolumeInput.ReadFile(volumePath, settings.NanToZero, settings.MaxVoxels));
         var (model, loadSeconds) = terminal.Stage($"Loading weights on {device}",
-            () => CliException.Guard(ExitCodes.Checkpoint, checkpointDir,
-                () => Med2E3Model.Load(checkpointDir, device, new Med2E3LoadOptions { BertVocabPath = bertVocab })));
+            () => Med2E3Model.Load(checkpointDir, device, new Med2E3LoadOptions { BertVocabPath = bertVocab }));
         using var _model = model;
         terminal.Detail($"checkpoint {checkpointDir}: compute dtype {model.DType}, llm_max_length {model.MaxLength}");
 
@@ -223,12 +225,8 @@ public static class GenerateCommand
 
         if (settings.ExplainPath is { } png)
         {
-            CliException.Guard(ExitCodes.OutputFailed, png, () =>
-            {
-                ExplainPicture.Render(input.Data, input.Depth, input.Height, input.Width, result.SliceScores, question,
-                    Printable(result.Text), png);
-                return 0;
-            });
+            ExplainPicture.Render(input.Data, input.Depth, input.Height, input.Width, result.SliceScores, question,
+                Printable(result.Text), png);
         }
 
         if (terminal.Json)

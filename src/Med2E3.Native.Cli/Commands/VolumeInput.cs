@@ -19,31 +19,41 @@ public static class VolumeInput
     /// <param name="window">Optional intensity window; it implies min–max scaling afterwards, also for .npy.</param>
     /// <param name="nanToZero">Replace NaN or infinite voxels with 0 instead of refusing the file.</param>
     /// <param name="device">Where the crop + resize runs and the result stays (null: the host, as floats).</param>
-    /// <exception cref="CliException">Exit code 3 with "FILE: problem" when the file cannot be used.</exception>
+    /// <param name="maxVoxels">The largest volume read (<c>--max-voxels</c>; null: the reader's default).</param>
+    /// <exception cref="VolumeFormatException">Exit code 3 with "FILE: problem" when the file cannot be used.</exception>
     public static Prepared Read(string path, IReadOnlyList<int> imgSize, (float Lower, float Upper)? window,
-        bool nanToZero = false, Device? device = null)
+        bool nanToZero = false, Device? device = null, long? maxVoxels = null)
     {
-        Volume volume = ReadFile(path, nanToZero);
+        Volume volume = ReadFile(path, nanToZero, maxVoxels);
         return new Prepared(volume, Prepare(volume, imgSize, window, device));
     }
 
     /// <summary>
     /// Reads the file (format, header, voxels, orientation): "FILE: problem", exit code 3. NaN or infinite voxels are
-    /// an error unless <paramref name="nanToZero"/> (<c>--nan-to-zero</c>), which replaces them with 0 and warns.
+    /// an error unless <paramref name="nanToZero"/> (<c>--nan-to-zero</c>), which replaces them with 0 and warns. A volume
+    /// with more than <paramref name="maxVoxels"/> voxels (<c>--max-voxels</c>) is refused from its header.
     /// </summary>
-    public static Volume ReadFile(string path, bool nanToZero = false)
+    public static Volume ReadFile(string path, bool nanToZero = false, long? maxVoxels = null)
     {
         CheckExists(path);
-        var options = new VolumeReadOptions { NonFinite = nanToZero ? NonFinitePolicy.ReplaceWithZero : NonFinitePolicy.Error };
+        var options = new VolumeReadOptions
+        {
+            NonFinite = nanToZero ? NonFinitePolicy.ReplaceWithZero : NonFinitePolicy.Error,
+            MaxVoxels = maxVoxels ?? VolumeReadOptions.DefaultMaxVoxels,
+        };
         try
         {
-            return CliException.Guard(ExitCodes.BadInput, path, () => VolumeReader.Read(path, options));
+            return VolumeReader.Read(path, options);
         }
-        catch (CliException e) when (e.Message.Contains("NonFinitePolicy.ReplaceWithZero", StringComparison.Ordinal))
+        catch (VolumeFormatException e) when (e.Problem.Contains("NonFinitePolicy.ReplaceWithZero", StringComparison.Ordinal))
         {
             // The reader's hint names its API; on the command line the same choice is --nan-to-zero.
-            throw CliException.BadInput(e.Message.Replace("read with NonFinitePolicy.ReplaceWithZero", "pass --nan-to-zero"),
-                e.InnerException);
+            throw CliException.BadInput(e.Message.Replace("read with NonFinitePolicy.ReplaceWithZero", "pass --nan-to-zero"), e);
+        }
+        catch (VolumeFormatException e) when (e.Problem.Contains("VolumeReadOptions.MaxVoxels", StringComparison.Ordinal))
+        {
+            // Likewise for the voxel cap: on the command line it is --max-voxels.
+            throw CliException.BadInput(e.Message.Replace("VolumeReadOptions.MaxVoxels", "--max-voxels"), e);
         }
     }
 
@@ -71,7 +81,6 @@ public static class VolumeInput
             Window = window is { } w ? (w.Lower, w.Upper) : null,
             MinMaxNormalize = window is null ? null : true,
         };
-        return CliException.Guard(ExitCodes.BadInput, volume.FilePath,
-            () => device is { } d ? Preprocess.Run(volume, d, options) : Preprocess.Run(volume, options));
+        return device is { } d ? Preprocess.Run(volume, d, options) : Preprocess.Run(volume, options);
     }
 }
