@@ -3,6 +3,7 @@ using System.CommandLine.Parsing;
 using System.Globalization;
 using Med2E3.Native.Models.Demo;
 using Med2E3.Native.Models.Evaluation;
+using Med2E3.Native.Models.Files;
 using Med2E3.Native.Models.Input;
 
 namespace Med2E3.Native.Cli.Commands;
@@ -108,6 +109,8 @@ public static class CommonOptions
     /// </summary>
     public static void CheckOutputFile(string path, bool overwrite)
     {
+        if (AtomicFile.IsDevice(path))
+            return;                                            // /dev/stdout and the like are written directly
         if (Directory.Exists(path))
             throw CliException.Output($"{path}: is a folder, not a file");
         if (Path.GetDirectoryName(path) is { } dir && !Directory.Exists(dir))

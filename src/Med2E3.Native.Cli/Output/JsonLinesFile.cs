@@ -28,8 +28,8 @@ public sealed class JsonLinesFile : IDisposable
     {
         try
         {
-            var stream = new FileStream(path, overwrite ? FileMode.Create : FileMode.CreateNew, FileAccess.Write,
-                FileShare.Read, 1 << 16);
+            FileMode mode = AtomicFile.IsDevice(path) ? FileMode.Open : overwrite ? FileMode.Create : FileMode.CreateNew;
+            var stream = new FileStream(path, mode, FileAccess.Write, FileShare.ReadWrite, 1 << 16);
             return new JsonLinesFile(path, stream);
         }
         catch (IOException e) when (File.Exists(path) && !overwrite)
@@ -62,7 +62,7 @@ public sealed class JsonLinesFile : IDisposable
     {
         try
         {
-            file.Flush(flushToDisk: true);
+            file.Flush(flushToDisk: !AtomicFile.IsDevice(Path));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -41,6 +41,17 @@ public static class AtomicFile
         });
 
     /// <summary>
+    /// True for a path under <c>/dev/</c> or <c>/proc/</c> (a device or a process's file descriptor such as
+    /// <c>/dev/stdout</c>): such outputs are written directly, never replaced by a rename.
+    /// </summary>
+    public static bool IsDevice(string path)
+    {
+        string full = Path.GetFullPath(path);
+        return !OperatingSystem.IsWindows()
+            && (full.StartsWith("/dev/", StringComparison.Ordinal) || full.StartsWith("/proc/", StringComparison.Ordinal));
+    }
+
+    /// <summary>
     /// A fresh name next to <paramref name="path"/>: <c>.NAME.KIND-PID-N</c> (NAME cut to 100 characters), which no
     /// other writer uses and which a reader looking for NAME never picks up.
     /// </summary>

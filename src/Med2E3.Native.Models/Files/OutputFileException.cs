@@ -21,7 +21,15 @@ public sealed class OutputFileException : IOException
     /// <summary>The problem without the output's name.</summary>
     public string Problem { get; }
 
-    /// <summary>"cannot write: " + the operating system's reason, on one line.</summary>
-    public static OutputFileException From(string filePath, Exception e) =>
-        new(filePath, "cannot write: " + InputText.OneLine(e.Message), e);
+    /// <summary>"cannot write: " + the operating system's reason, on one line (without the path .NET appends to it).</summary>
+    public static OutputFileException From(string filePath, Exception e)
+    {
+        string reason = InputText.OneLine(e.Message);
+        int path = reason.LastIndexOf(" : '", StringComparison.Ordinal);
+        if (path > 0 && reason.EndsWith('\''))
+        {
+            reason = reason[..path];
+        }
+        return new OutputFileException(filePath, "cannot write: " + reason, e);
+    }
 }

@@ -8,15 +8,26 @@ namespace Med2E3.Native.Models.Files;
 public sealed class PendingFile : IDisposable
 {
     private readonly FileStream _file;
+    private readonly bool _direct;
+    private readonly string _final;
     private bool _done;
 
     internal PendingFile(string target)
     {
         Target = target;
-        TemporaryPath = AtomicFile.TemporarySibling(target, "partial");
+        // A link is replaced through its final target; a device (/dev/stdout, /dev/null …) is written directly,
+        // since renaming a file over it would replace the device itself.
+        string file = new FileInfo(target).LinkTarget is null
+            ? target
+            : File.ResolveLinkTarget(target, returnFinalTarget: true)?.FullName ?? target;
+        _direct = AtomicFile.IsDevice(file);
+        TemporaryPath = _direct ? file : AtomicFile.TemporarySibling(file, "partial");
+        _final = file;
         try
         {
-            _file = new FileStream(TemporaryPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
+            _file = _direct
+                ? new FileStream(file, FileMode.Open, FileAccess.Write, FileShare.ReadWrite, 1 << 16)
+                : new FileStream(TemporaryPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -40,9 +51,16 @@ public sealed class PendingFile : IDisposable
         ObjectDisposedException.ThrowIf(_done, this);
         try
         {
+            if (_direct)
+            {
+                _file.Flush();
+                _file.Dispose();
+                _done = true;
+                return;
+            }
             _file.Flush(flushToDisk: true);
             _file.Dispose();
-            File.Move(TemporaryPath, Target, overwrite: true);
+            File.Move(TemporaryPath, _final, overwrite: true);
             _done = true;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException && e is not OutputFileException)
@@ -68,7 +86,10 @@ public sealed class PendingFile : IDisposable
         {
             // A flush that fails on a full disk; the file is deleted below anyway.
         }
-        AtomicFile.TryDelete(TemporaryPath);
+        if (!_direct)
+        {
+            AtomicFile.TryDelete(TemporaryPath);
+        }
     }
 
     /// <summary>Passes writes to the file and turns its I/O errors into <see cref="OutputFileException"/>s naming the target.</summary>
