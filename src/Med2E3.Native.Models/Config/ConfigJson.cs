@@ -15,7 +15,7 @@ namespace Med2E3.Native.Models.Config;
 public sealed class ConfigJson
 {
     /// <summary>Largest config file read (the real ones are a few kilobytes).</summary>
-    public const long MaxFileBytes = 16L << 20;
+    public const long MaxFileBytes = 64L << 20;
 
     private static readonly JsonDocumentOptions Options = new()
     {

@@ -61,12 +61,51 @@ public static class InputText
         return "'" + Bounded(head, utf8.Length.ToString(CultureInfo.InvariantCulture) + " bytes") + "'";
     }
 
-    /// <summary>A JSON value as written in the file (e.g. <c>1e400</c>, <c>"abc"</c>, <c>[1, 2]</c>), bounded.</summary>
+    /// <summary>
+    /// A JSON value as written in the file (e.g. <c>1e400</c>, <c>"abc"</c>), arrays and objects on one line
+    /// (<c>[1, 2]</c>), bounded as <see cref="Quote(string?)"/> does.
+    /// </summary>
     public static string Json(JsonElement e)
     {
-        ReadOnlySpan<byte> raw = JsonMarshal.GetRawUtf8Value(e);
-        string text = Quote(raw);
-        return text[1..^1];
+        if (e.ValueKind is not (JsonValueKind.Array or JsonValueKind.Object))
+        {
+            return Quote(JsonMarshal.GetRawUtf8Value(e))[1..^1];
+        }
+        var sb = new StringBuilder();
+        Compact(e, sb);
+        return Bounded(sb.ToString());
+    }
+
+    // Writes a value on one line, stopping once more than MaxQuoted characters are written.
+    private static void Compact(JsonElement e, StringBuilder sb)
+    {
+        switch (e.ValueKind)
+        {
+            case JsonValueKind.Array:
+                sb.Append('[');
+                foreach (JsonElement item in e.EnumerateArray())
+                {
+                    if (sb.Length > MaxQuoted) break;
+                    if (sb[^1] != '[') sb.Append(", ");
+                    Compact(item, sb);
+                }
+                sb.Append(']');
+                break;
+            case JsonValueKind.Object:
+                sb.Append('{');
+                foreach (JsonProperty p in e.EnumerateObject())
+                {
+                    if (sb.Length > MaxQuoted) break;
+                    if (sb[^1] != '{') sb.Append(", ");
+                    sb.Append('"').Append(Quote(JsonMarshal.GetRawUtf8PropertyName(p))[1..^1]).Append("\": ");
+                    Compact(p.Value, sb);
+                }
+                sb.Append('}');
+                break;
+            default:
+                sb.Append(Quote(JsonMarshal.GetRawUtf8Value(e))[1..^1]);
+                break;
+        }
     }
 
     /// <summary>The first line of a message, trimmed.</summary>
