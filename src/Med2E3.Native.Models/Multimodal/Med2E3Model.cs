@@ -21,6 +21,12 @@ namespace Med2E3.Native.Models.Multimodal;
 /// using var model = Med2E3Model.Load("checkpoint/", "cpu");
 /// var answer = model.Generate(volume, "What abnormality is seen in the liver?");   // volume (1, 1, D, Hi, W) in [0,1]
 /// </code>
+/// Threads: on the CPU one loaded model may serve <see cref="Generate(Tensor, string, GenerationOptions?)"/>,
+/// <see cref="EncodeVision"/>, <see cref="TokenizeQuestion"/> and <see cref="EmbedPrompt"/> from many threads at once
+/// (the weights are only read; each call has its own KV cache and tensors). Training (<see cref="EnableFineTuning"/>,
+/// <see cref="Loss(Tensor, string, string, TrainingOptions?)"/> with a backward pass, <c>FineTuner</c>) accumulates
+/// into the shared gradients: one thread, with no other call running. On CUDA, one thread at a time. Never dispose
+/// the model while a call runs (README, "Threading").
 /// </summary>
 public sealed class Med2E3Model : IDisposable
 {

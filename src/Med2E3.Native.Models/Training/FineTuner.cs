@@ -36,6 +36,8 @@ public sealed record FineTuneStep(int Step, int TotalSteps, int Epoch, double Lo
 /// tuner.Train(samples, step => Console.WriteLine($"{step.Step} {step.Loss}"));
 /// tuner.Save("finetuned/");
 /// </code>
+/// A tuner and its model are used by one thread at a time (the gradients and the optimiser state are shared). A
+/// <see cref="Train"/> cancelled through its token stops at the next step boundary; <see cref="Save"/> is atomic.
 /// </summary>
 public sealed class FineTuner : IDisposable
 {
