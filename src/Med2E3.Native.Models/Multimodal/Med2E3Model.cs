@@ -420,6 +420,9 @@ public sealed class Med2E3Model : IDisposable
     {
         int promptLength = inputsEmbeds.Dim(1);
         int maxNew = options.MaxNewTokens ?? Math.Max(0, (options.MaxTotalLength ?? MaxLength) - promptLength);
+        // The decoder has no positions beyond max_position_embeddings, and the KV cache is sized from this count:
+        // a longer request stops there ("length") instead of asking for a cache of any size.
+        maxNew = (int)Math.Min(maxNew, Math.Max(0L, (long)Llm.Config.MaxPositionEmbeddings - promptLength));
         var stops = new HashSet<int>(options.StopTokenIds ?? [Tokenizer.EosTokenId]);
         var rng = new SeededRandom(options.Seed ?? Random.Shared.NextInt64());
         var ids = new List<int>();
