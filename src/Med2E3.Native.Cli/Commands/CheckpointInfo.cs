@@ -88,13 +88,13 @@ public static class CheckpointInfo
         var b = ckpt.BertConfig;
         o.WriteLine($"checkpoint  {ckpt.Root}");
         o.WriteLine($"args        {Rel(ckpt, a.SourcePath)}: exp_id {a.ExpId?.ToString(CultureInfo.InvariantCulture) ?? "-"}, " +
-                    $"llm {a.LlmType}, llm_max_length {a.LlmMaxLength}, padding {a.LlmPaddingSide}, " +
-                    $"template {a.ConvVersion ?? "-"}");
-        o.WriteLine($"            2D {a.Vision2DModelType} layer {a.Vision2DSelectLayer} {a.Vision2DSelectFeature} " +
-                    $"→ {a.Vision2DConnectorType}; 3D {a.Vision3DModelType} layer {a.Vision3DSelectLayer} " +
-                    $"{a.Vision3DSelectFeature} → {a.Vision3DConnectorType}");
+                    $"llm {T(a.LlmType)}, llm_max_length {a.LlmMaxLength}, padding {T(a.LlmPaddingSide)}, " +
+                    $"template {T(a.ConvVersion ?? "-")}");
+        o.WriteLine($"            2D {T(a.Vision2DModelType)} layer {a.Vision2DSelectLayer} {T(a.Vision2DSelectFeature)} " +
+                    $"→ {T(a.Vision2DConnectorType)}; 3D {T(a.Vision3DModelType)} layer {a.Vision3DSelectLayer} " +
+                    $"{T(a.Vision3DSelectFeature)} → {T(a.Vision3DConnectorType)}");
         string rope = l.RopeScaling is { } s
-            ? $"{s.Type} (short/long {s.ShortFactor.Length}/{s.LongFactor.Length} factors, original " +
+            ? $"{T(s.Type)} (short/long {s.ShortFactor.Length}/{s.LongFactor.Length} factors, original " +
               $"{l.OriginalMaxPositionEmbeddings} → {l.MaxPositionEmbeddings}, attention factor " +
               $"{l.RopeAttentionFactor.ToString("F10", CultureInfo.InvariantCulture)})"
             : "plain";
@@ -106,7 +106,7 @@ public static class CheckpointInfo
                     $"tied embeddings {l.TieWordEmbeddings.ToString().ToLowerInvariant()}");
         o.WriteLine($"vision2d    SigLIP: hidden {v2.HiddenSize}, layers {v2.NumHiddenLayers}, heads {v2.NumAttentionHeads}, " +
                     $"intermediate {v2.IntermediateSize}, image {v2.ImageSize}, patch {v2.PatchSize} " +
-                    $"({v2.NumPatches} tokens), {v2.HiddenAct}, eps {G(v2.LayerNormEps)}");
+                    $"({v2.NumPatches} tokens), {T(v2.HiddenAct)}, eps {G(v2.LayerNormEps)}");
         o.WriteLine($"vision3d    M3D-CLIP ViT: volume {string.Join("x", v3.ImgSize)}, patch {string.Join("x", v3.PatchSize)} " +
                     $"(grid {string.Join("x", v3.Grid)} = {v3.NumPatches} tokens), hidden {v3.HiddenSize}, mlp {v3.MlpDim}, " +
                     $"layers {v3.NumLayers}, heads {v3.NumHeads}");
@@ -127,7 +127,7 @@ public static class CheckpointInfo
         {
             long p = c.ParameterCount;
             string dtypes = string.Join("+", c.ParametersByDType.OrderByDescending(kv => kv.Value).Select(kv => kv.Key.ShortName()));
-            string file = string.Join(",", c.Files.Select(f => Rel(ckpt, f))) + (c.KeyPrefix.Length > 0 ? $" ({c.KeyPrefix}*)" : "");
+            string file = string.Join(",", c.Files.Select(f => Rel(ckpt, f))) + (c.KeyPrefix.Length > 0 ? $" ({T(c.KeyPrefix)}*)" : "");
             o.WriteLine($"{c.Name,-19} {file,-38} {FormatName(c.Format),-11} {c.Tensors.Count,7} {N(p),13} " +
                         $"{N(c.UsedParameterCount),13} {dtypes,-9} {Bytes(c.StoredBytes),10} {Bytes(2 * p),10} {Bytes(4 * p),10}");
             tp += p;
@@ -162,6 +162,9 @@ public static class CheckpointInfo
     };
 
     private static string Rel(Med2E3Checkpoint c, string path) => Path.GetRelativePath(c.Root, path);
+
+    /// <summary>A text value from a config or a weight file, on one line and at most 200 characters.</summary>
+    private static string T(string value) => InputText.Bounded(value);
 
     private static string N(long n) => n.ToString("N0", CultureInfo.InvariantCulture);
 

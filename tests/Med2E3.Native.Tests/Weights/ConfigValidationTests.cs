@@ -129,6 +129,7 @@ public class ConfigValidationTests(ITestOutputHelper log)
         log.WriteLine(line);
         Assert.Equal($"med2e3: {config}: field 'hidden_act': '{new string('A', 200)}… (16777216 characters)' is not supported "
             + "(gelu_pytorch_tanh)", line);
+        Assert.True(r.Out.Length < 20_000, $"info's summary on stdout has {r.Out.Length} characters");
 
         Edit(config, $"\"hidden_act\": \"{huge}\",", "\"hidden_act\": \"gelu_pytorch_tanh\",");
         Edit(config, "\"layer_norm_eps\": 1e-06,", $"\"layer_norm_eps\": \"{huge}\",");
