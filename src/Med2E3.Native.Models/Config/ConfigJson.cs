@@ -39,25 +39,7 @@ public sealed class ConfigJson
     public static ConfigJson Load(string path)
     {
         path = Path.GetFullPath(path);
-        byte[] bytes;
-        try
-        {
-            var info = new FileInfo(path);
-            if (!info.Exists)
-            {
-                throw new CheckpointConfigException(path, "", "file not found");
-            }
-            if (info.Length > MaxFileBytes)
-            {
-                throw new CheckpointConfigException(path, "",
-                    $"{info.Length} bytes, more than the {MaxFileBytes} a config file may have");
-            }
-            bytes = File.ReadAllBytes(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException && e is not CheckpointFormatException)
-        {
-            throw new CheckpointConfigException(path, "", "cannot read: " + InputText.OneLine(e.Message));
-        }
+        byte[] bytes = FileBytes.Read(path, MaxFileBytes, "a config file", problem => new CheckpointConfigException(path, "", problem));
         return Parse(path, bytes);
     }
 
@@ -117,6 +99,24 @@ public sealed class ConfigJson
     /// <summary>An optional integer in [<paramref name="min"/>, <paramref name="max"/>].</summary>
     public int? OptionalInt(string field, int min, int max) =>
         TryGet(field, out JsonElement e) ? InRange(field, e, min, max) : null;
+
+    /// <summary>
+    /// The head count of an attention stack of width <paramref name="width"/>: a divisor of the width that leaves a
+    /// head width of at most <see cref="ConfigLimits.MaxHeadDim"/>.
+    /// </summary>
+    public int Heads(string field, int width)
+    {
+        int heads = Int(field, 1, width);
+        if (width % heads != 0)
+        {
+            throw OutOfRange(field, heads, $"a divisor of hidden_size {width}");
+        }
+        if (width / heads > ConfigLimits.MaxHeadDim)
+        {
+            throw OutOfRange(field, heads, $"at least hidden_size / {ConfigLimits.MaxHeadDim}");
+        }
+        return heads;
+    }
 
     private int InRange(string field, JsonElement e, int min, int max)
     {

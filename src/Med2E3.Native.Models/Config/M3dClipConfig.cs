@@ -71,15 +71,7 @@ public sealed record M3dClipConfig
             }
         }
         int hidden = j.Int("hidden_size", 1, ConfigLimits.MaxWidth);
-        int heads = j.Int("num_heads", 1, hidden);
-        if (hidden % heads != 0)
-        {
-            throw j.OutOfRange("num_heads", heads, $"a divisor of hidden_size {hidden}");
-        }
-        if (hidden / heads > ConfigLimits.MaxHeadDim)
-        {
-            throw j.OutOfRange("num_heads", heads, $"at least hidden_size / {ConfigLimits.MaxHeadDim}");
-        }
+        int heads = j.Heads("num_heads", hidden);
         return new M3dClipConfig
         {
             SourcePath = j.FilePath,

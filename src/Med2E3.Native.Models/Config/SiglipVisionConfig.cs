@@ -35,15 +35,7 @@ public sealed record SiglipVisionConfig
     {
         j = j.Object("vision_config") ?? j;
         int hidden = j.Int("hidden_size", 1, ConfigLimits.MaxWidth);
-        int heads = j.Int("num_attention_heads", 1, hidden);
-        if (hidden % heads != 0)
-        {
-            throw j.OutOfRange("num_attention_heads", heads, $"a divisor of hidden_size {hidden}");
-        }
-        if (hidden / heads > ConfigLimits.MaxHeadDim)
-        {
-            throw j.OutOfRange("num_attention_heads", heads, $"at least hidden_size / {ConfigLimits.MaxHeadDim}");
-        }
+        int heads = j.Heads("num_attention_heads", hidden);
         int image = j.Int("image_size", 1, ConfigLimits.MaxImageSide);
         int patch = j.Int("patch_size", 1, image);
         if (image % patch != 0)

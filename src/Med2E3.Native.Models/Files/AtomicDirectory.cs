@@ -97,32 +97,13 @@ public static class AtomicDirectory
         string oldPrefix = $".{(name.Length > 100 ? name[..100] : name)}.old-";
         foreach (string old in Directory.EnumerateDirectories(parent, oldPrefix + "*"))
         {
-            if (!Directory.Exists(path) && IsDead(old, oldPrefix))
+            if (!Directory.Exists(path) && AtomicFile.LeftByDeadProcess(old, oldPrefix))
             {
                 Directory.Move(old, path);
             }
         }
         AtomicFile.RemoveStaleSiblings(path, "old");
         AtomicFile.RemoveStaleSiblings(path, "partial");
-    }
-
-    private static bool IsDead(string entry, string prefix)
-    {
-        string rest = Path.GetFileName(entry)[prefix.Length..];
-        int dash = rest.IndexOf('-');
-        if (dash <= 0 || !int.TryParse(rest.AsSpan(0, dash), out int pid) || pid == Environment.ProcessId)
-        {
-            return false;
-        }
-        try
-        {
-            using var p = System.Diagnostics.Process.GetProcessById(pid);
-            return p.HasExited;
-        }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
-        {
-            return true;
-        }
     }
 
     /// <summary>Flushes every file under <paramref name="folder"/> to the disk, so the rename publishes complete data.</summary>

@@ -84,30 +84,30 @@ public static class AtomicFile
         string prefix = $".{(name.Length > 100 ? name[..100] : name)}.{kind}-";
         foreach (string entry in Directory.EnumerateFileSystemEntries(dir, prefix + "*"))
         {
-            string rest = Path.GetFileName(entry)[prefix.Length..];
-            int dash = rest.IndexOf('-');
-            if (dash <= 0 || !int.TryParse(rest.AsSpan(0, dash), out int pid) || IsRunning(pid))
+            if (LeftByDeadProcess(entry, prefix))
             {
-                continue;
+                TryDelete(entry);
             }
-            TryDelete(entry);
         }
     }
 
-    private static bool IsRunning(int pid)
+    /// <summary>True when <paramref name="entry"/>, named <c>PREFIX PID-N</c>, was made by a process that no longer runs.</summary>
+    internal static bool LeftByDeadProcess(string entry, string prefix)
     {
-        if (pid == Environment.ProcessId)
+        string rest = Path.GetFileName(entry)[prefix.Length..];
+        int dash = rest.IndexOf('-');
+        if (dash <= 0 || !int.TryParse(rest.AsSpan(0, dash), out int pid) || pid == Environment.ProcessId)
         {
-            return true;
+            return false;
         }
         try
         {
             using var p = Process.GetProcessById(pid);
-            return !p.HasExited;
+            return p.HasExited;
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException)
         {
-            return false;
+            return true;
         }
     }
 

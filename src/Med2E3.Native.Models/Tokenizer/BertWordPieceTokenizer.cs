@@ -65,25 +65,20 @@ public sealed class BertWordPieceTokenizer
     /// <summary>Loads <c>vocab.txt</c>: one token per line, the id is the line number (0-based).</summary>
     public static BertWordPieceTokenizer Load(string vocabPath, bool lowerCase = true)
     {
-        string[] lines;
-        try
+        byte[] bytes = Files.FileBytes.Read(vocabPath, MaxVocabBytes, "a vocabulary",
+            problem => new TokenizerFileException(vocabPath, problem));
+        // Split as File.ReadAllLines does (CR, LF or CRLF; a byte-order mark dropped).
+        var lines = new List<string>();
+        using (var reader = new StreamReader(new MemoryStream(bytes), Encoding.UTF8, detectEncodingFromByteOrderMarks: true))
         {
-            long length = new FileInfo(vocabPath).Length;
-            if (length > MaxVocabBytes)
+            while (reader.ReadLine() is { } line)
             {
-                throw new TokenizerFileException(vocabPath, $"{length} bytes, more than the {MaxVocabBytes} a vocabulary may have");
+                lines.Add(line);
             }
-
-            lines = File.ReadAllLines(vocabPath, Encoding.UTF8);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException && e is not TokenizerFileException)
-        {
-            throw new TokenizerFileException(vocabPath,
-                $"cannot read the WordPiece vocabulary ({Files.InputText.OneLine(e.Message)})", e);
         }
 
         var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
-        for (int i = 0; i < lines.Length; i++)
+        for (int i = 0; i < lines.Count; i++)
         {
             // A later duplicate wins, as in the reference (dictionary assignment).
             vocab[lines[i]] = i;

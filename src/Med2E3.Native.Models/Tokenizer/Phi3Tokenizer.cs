@@ -620,21 +620,7 @@ public sealed class Phi3Tokenizer
             return null;
         }
 
-        byte[] bytes;
-        try
-        {
-            long length = new FileInfo(path).Length;
-            if (length > MaxJsonBytes)
-            {
-                throw new TokenizerFileException(path, $"{length} bytes, more than the {MaxJsonBytes} a tokenizer file may have");
-            }
-
-            bytes = File.ReadAllBytes(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException && e is not TokenizerFileException)
-        {
-            throw new TokenizerFileException(path, $"cannot read: {InputText.OneLine(e.Message)}", e);
-        }
+        byte[] bytes = FileBytes.Read(path, MaxJsonBytes, "a tokenizer file", problem => new TokenizerFileException(path, problem));
 
         var doc = JsonText.Parse(bytes, default, problem => new TokenizerFileException(path, problem));
         if (doc.RootElement.ValueKind != JsonValueKind.Object)

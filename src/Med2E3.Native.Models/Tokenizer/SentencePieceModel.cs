@@ -85,21 +85,8 @@ public sealed class SentencePieceModel
 
     public static SentencePieceModel Load(string path)
     {
-        byte[] bytes;
-        try
-        {
-            long length = new FileInfo(path).Length;
-            if (length > MaxFileBytes)
-            {
-                throw new TokenizerFileException(path, $"{length} bytes, more than the {MaxFileBytes} a SentencePiece model may have");
-            }
-
-            bytes = File.ReadAllBytes(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException && e is not TokenizerFileException)
-        {
-            throw new TokenizerFileException(path, $"cannot read the SentencePiece model ({Files.InputText.OneLine(e.Message)})", e);
-        }
+        byte[] bytes = Files.FileBytes.Read(path, MaxFileBytes, "a SentencePiece model",
+            problem => new TokenizerFileException(path, problem));
 
         var model = new SentencePieceModel(path);
         try

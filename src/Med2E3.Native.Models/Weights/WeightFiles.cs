@@ -74,21 +74,8 @@ public static class WeightFiles
         }
         string dir = Path.GetDirectoryName(indexPath)!;
         var map = new List<(string Key, string File)>();
-        byte[] bytes;
-        try
-        {
-            long length = new FileInfo(indexPath).Length;
-            if (length > MaxIndexBytes)
-            {
-                throw new CheckpointFormatException(indexPath,
-                    $"shard index of {length} bytes, more than the {MaxIndexBytes} allowed");
-            }
-            bytes = File.ReadAllBytes(indexPath);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException && e is not CheckpointFormatException)
-        {
-            throw new CheckpointFormatException(indexPath, "cannot read: " + InputText.OneLine(e.Message), e);
-        }
+        byte[] bytes = FileBytes.Read(indexPath, MaxIndexBytes, "a shard index",
+            problem => new CheckpointFormatException(indexPath, problem));
         using JsonDocument doc = JsonText.Parse(bytes, default,
             problem => new CheckpointFormatException(indexPath, "shard index: " + problem));
         if (doc.RootElement.ValueKind != JsonValueKind.Object ||

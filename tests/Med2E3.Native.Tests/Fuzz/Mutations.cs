@@ -238,6 +238,12 @@ internal static class Mutations
                 return Binary(r, b);
             }
             var t = tokens[r.Next(tokens.Count)];
+            // The whole member (name and value) or array item the token belongs to.
+            (int Start, int End) Member()
+            {
+                var value = t.IsName ? tokens.FirstOrDefault(v => !v.IsName && v.MemberStart == t.Start) : t;
+                return (t.IsName ? t.Start : (t.MemberStart >= 0 ? t.MemberStart : t.Start), value == default ? t.End : value.End);
+            }
             switch (r.Next(t.IsName ? 3 : 6))
             {
                 case 0 when t.IsName:
@@ -246,10 +252,8 @@ internal static class Mutations
                 case 1 when t.IsName:
                 case 3:
                 {
-                    // Delete the member (name and value) or array item, with a comma after it.
-                    var value = t.IsName ? tokens.FirstOrDefault(v => !v.IsName && v.MemberStart == t.Start) : t;
-                    int start = t.IsName ? t.Start : (t.MemberStart >= 0 ? t.MemberStart : t.Start);
-                    int end = value == default ? t.End : value.End;
+                    // Delete the member, with a comma after it.
+                    var (start, end) = Member();
                     int after = end;
                     while (after < b.Length && b[after] is (byte)' ' or (byte)'\n' or (byte)'\r' or (byte)'\t') after++;
                     if (after < b.Length && b[after] == (byte)',') end = after + 1;
@@ -260,11 +264,8 @@ internal static class Mutations
                 case 4:
                 {
                     // Repeat the member right after itself.
-                    var value = t.IsName ? tokens.FirstOrDefault(v => !v.IsName && v.MemberStart == t.Start) : t;
-                    int start = t.IsName ? t.Start : (t.MemberStart >= 0 ? t.MemberStart : t.Start);
-                    int end = value == default ? t.End : value.End;
-                    byte[] member = b[start..end];
-                    b = Splice(b, end, end, [(byte)',', .. member]);
+                    var (start, end) = Member();
+                    b = Splice(b, end, end, [(byte)',', .. b[start..end]]);
                     break;
                 }
                 case 5:
