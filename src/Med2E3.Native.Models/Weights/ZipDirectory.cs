@@ -23,6 +23,7 @@ internal sealed class ZipDirectory
     private const uint CentralHeader = 0x02014b50;
     private const uint LocalHeader = 0x04034b50;
     private const int MaxEntries = 1_000_000;
+    private const long MaxDeflateRatio = 1032;
 
     private readonly Dictionary<string, ZipEntryInfo> _byName = new(StringComparer.Ordinal);
 
@@ -165,6 +166,14 @@ internal sealed class ZipDirectory
             {
                 throw new CheckpointFormatException(path,
                     $"zip entry {InputText.Quote(name)} is stored but its sizes differ ({csize} vs {usize})");
+            }
+            // Deflate expands at most ~1032:1, so a larger claim cannot be true; refusing it here keeps a reader from
+            // allocating the claimed size for a few compressed bytes.
+            if (method == 8 && usize > (csize + 8) * MaxDeflateRatio)
+            {
+                throw new CheckpointFormatException(path,
+                    $"zip entry {InputText.Quote(name)} claims {usize} bytes from {csize} compressed bytes, more than " +
+                    "deflate can produce");
             }
             if (lho < 0 || lho + 30 > cdOffset)
             {

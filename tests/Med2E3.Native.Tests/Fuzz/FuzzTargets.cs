@@ -148,9 +148,26 @@ internal static class FuzzTargets
         }
     }
 
+    /// <summary>The same entries deflated (torch.save writes stored zips; other writers compress).</summary>
+    static byte[] Deflated(byte[] torchZip)
+    {
+        using var source = new ZipArchive(new MemoryStream(torchZip), ZipArchiveMode.Read);
+        var output = new MemoryStream();
+        using (var zip = new ZipArchive(output, ZipArchiveMode.Create, leaveOpen: true))
+        {
+            foreach (var entry in source.Entries)
+            {
+                using var to = zip.CreateEntry(entry.FullName, CompressionLevel.Optimal).Open();
+                entry.Open().CopyTo(to);
+            }
+        }
+        return output.ToArray();
+    }
+
     static FuzzTarget TorchZip() => new()
     {
-        Name = "torch-zip", Seeds = [TorchSeed], Mutate = (r, b) => Mutations.Binary(r, b), InputPath = "pytorch_model.bin",
+        Name = "torch-zip", Seeds = [TorchSeed, Deflated(TorchSeed)], Mutate = (r, b) => Mutations.Binary(r, b),
+        InputPath = "pytorch_model.bin",
         Read = (_, p) => ReadAll(TorchCheckpointReader.Read(p)), RefusedExitCode = ExitCodes.Checkpoint, Iterations = 1200,
     };
 
