@@ -33,6 +33,7 @@ internal static class FuzzTargets
         M3D("m3d-data", M3DDataSeed, p => M3DDataset.Load(p)),
         M3D("m3d-answers", M3DAnswersSeed, p => M3DDataset.LoadAnswers(p)),
         M3D("m3d-outputs", M3DOutputsSeed, p => M3DDataset.LoadOutputs(p)),
+        GoldenFixtureJson(),
     ];
 
     public static FuzzTarget Get(string name) => All.Single(t => t.Name == name);
@@ -356,6 +357,27 @@ internal static class FuzzTargets
         Mutate = Mutations.Lines, InputPath = "vocab.txt",
         Read = (_, p) => BertWordPieceTokenizer.Load(p).Encode("What abnormality is seen in the liver? É字 [SEP]", 24),
         RefusedExitCode = ExitCodes.Checkpoint, Iterations = 600,
+    };
+
+    /// <summary>fixture.json of a golden fixture (golden-check): every table and field the check reads.</summary>
+    static FuzzTarget GoldenFixtureJson() => new()
+    {
+        Name = "golden-fixture", Seeds = [File.ReadAllBytes(Path.Combine(Fixture, "fixture.json"))], Mutate = Mutations.Json,
+        InputPath = "fixture.json",
+        Setup = dir =>
+        {
+            File.Copy(Path.Combine(Fixture, "golden.safetensors"), Path.Combine(dir, "golden.safetensors"));
+            Directory.CreateDirectory(Path.Combine(dir, "checkpoint"));
+        },
+        Read = (dir, _) =>
+        {
+            var fx = Med2E3.Native.Models.Golden.GoldenFixture.Open(dir);
+            foreach (string table in new[] { "phi_tokenizer", "sentencepiece", "bert", "bert_mask" }) fx.IdTable(table);
+            fx.StringTable("phi_decode");
+            var fields = (fx.Question, fx.Answer, fx.GenerationPrompt, fx.TrainingPrompt, fx.MaxNewTokens);
+            GC.KeepAlive(fields);
+        },
+        RefusedExitCode = ExitCodes.BadInput, Iterations = 400,
     };
 
     // ------------------------------------------------------------------------------------------------ M3D JSON

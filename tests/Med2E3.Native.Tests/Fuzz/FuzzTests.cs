@@ -6,7 +6,7 @@ namespace Med2E3.Native.Tests.Fuzz;
 /// A seeded, time-bounded mutation run over every reader (<see cref="FuzzTargets.All"/>): each mutated input must be
 /// accepted or refused cleanly (typed exception → the target's exit code, one bounded line naming the file, bounded
 /// allocation and time). Environment: <c>MED2E3_FUZZ_SEED</c> (default 20240610), <c>MED2E3_FUZZ_SCALE</c> (multiplies
-/// each target's input count, default 1), <c>MED2E3_FUZZ_SECONDS</c> (time cap per target, default 4: the 23 targets stay under two minutes),
+/// each target's input count, default 1), <c>MED2E3_FUZZ_SECONDS</c> (time cap per target, default 4: the 24 targets stay under two minutes),
 /// <c>MED2E3_FUZZ_SAVE</c> (folder to save minimised failures to, for the corpus).
 /// </summary>
 public class FuzzTests(ITestOutputHelper output)
