@@ -158,4 +158,17 @@ public class ConfigValidationTests(ITestOutputHelper log)
         Assert.Equal($"{config}: {Models.Config.ConfigJson.MaxFileBytes + 1} bytes, more than the "
             + $"{Models.Config.ConfigJson.MaxFileBytes} a config file may have", e.Message);
     }
+
+    /// <summary>A tokenizer that can produce an id the LLM has no embedding row for is refused at load.</summary>
+    [Fact]
+    public void TokenizerIdsOutsideTheLlmVocabularyAreRefused()
+    {
+        using var tmp = new CliRunner.TempDir();
+        string root = CopyFixture(tmp);
+        string tokenizer = Path.Combine(root, "tokenizer.json");
+        Edit(tokenizer, "\"id\": 325,", "\"id\": 400,");
+        var e = Assert.Throws<Models.Tokenizer.TokenizerFileException>(() => Models.Multimodal.Med2E3Model.Load(root, "cpu"));
+        Assert.Equal($"{tokenizer}: the tokenizer produces ids up to 400, outside the LLM vocabulary (vocab_size 328 in "
+            + $"{Path.Combine(root, "llm", "config.json")})", e.Message);
+    }
 }
