@@ -4,9 +4,10 @@ namespace Med2E3.Native.Models.Input;
 
 /// <summary>
 /// The decompressed content of a gzip file, read in order, that can also say — before a reader allocates for them —
-/// whether the bytes a header promises are really there: for a promise above
-/// <see cref="StreamUtil.CountingPassThreshold"/> it decompresses the rest once without keeping it (a second decoder
-/// over the same seekable file), counting up to what was promised and no further.
+/// whether the bytes a header promises are really there. A promise above <see cref="StreamUtil.CountingPassThreshold"/>
+/// that is also more than <see cref="UncheckedRatio"/> times the compressed file is checked by decompressing the
+/// rest once without keeping it (a second decoder over the same seekable file), counting up to what was promised and
+/// no further. Smaller promises are read directly: what they allocate is bounded by the file's own size.
 /// </summary>
 internal sealed class GzipSource : Stream
 {
@@ -28,10 +29,17 @@ internal sealed class GzipSource : Stream
     public override long Length => throw new NotSupportedException();
     public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
+    /// <summary>
+    /// Promises up to this many times the compressed size are not counted first (real volumes compress 1.5–10×; a
+    /// header claiming hundreds of times its file is counted before anything is allocated for it).
+    /// </summary>
+    public const long UncheckedRatio = 16;
+
     /// <summary>Decompressed bytes that can still be read, up to <paramref name="limit"/>.</summary>
     public long Available(long limit, string path)
     {
-        if (limit <= StreamUtil.CountingPassThreshold || !_raw.CanSeek)
+        if (limit <= StreamUtil.CountingPassThreshold || !_raw.CanSeek
+            || limit <= UncheckedRatio * Math.Max(0, _raw.Length - _start))
         {
             return limit;
         }

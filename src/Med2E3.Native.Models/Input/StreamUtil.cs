@@ -67,8 +67,9 @@ internal static class StreamUtil
     }
 
     /// <summary>
-    /// Promised decompressed sizes above this are checked by a counting pass over the gzip data before the reader
-    /// allocates for them (smaller ones are simply read, and refused if they turn out short).
+    /// Promised decompressed sizes above this (and above <see cref="GzipSource.UncheckedRatio"/> times the compressed
+    /// file) are checked by a counting pass over the gzip data before the reader allocates for them; smaller ones are
+    /// simply read, and refused if they turn out short.
     /// </summary>
     public const long CountingPassThreshold = 16L << 20;
 
