@@ -92,9 +92,11 @@ public static class BatchCommand
         var clock = Stopwatch.StartNew();
         string device = DeviceChoice.Resolve(settings.Device);
         CommonOptions.CheckM3DPaths(settings.DataPath, settings.VolumeRoot, settings.CheckpointDir);
-        string summaryPath = settings.SummaryPath ?? DefaultSummaryPath(settings.OutPath);
+        // --out /dev/stdout and the like have no place for a summary next to them: it is printed only.
+        string? summaryPath = settings.SummaryPath
+            ?? (AtomicFile.IsDevice(settings.OutPath) ? null : DefaultSummaryPath(settings.OutPath));
         CommonOptions.CheckOutputFile(settings.OutPath, settings.Overwrite);
-        CommonOptions.CheckOutputFile(summaryPath, settings.Overwrite);
+        if (summaryPath is not null) CommonOptions.CheckOutputFile(summaryPath, settings.Overwrite);
 
         List<M3DItem> items = CommonOptions.LoadM3DItems(settings.DataPath);
         string? VolumePath(M3DItem item) =>
@@ -149,7 +151,8 @@ public static class BatchCommand
         var summary = Summarize(reports, seconds);
         var document = new Report(settings.CheckpointDir, settings.DataPath, settings.VolumeRoot, device, settings.MaxNewTokens,
             settings.OutPath, summary);
-        AtomicFile.WriteAllText(summaryPath, JsonSerializer.Serialize(document, Json.Options) + "\n");
+        if (summaryPath is not null)
+            AtomicFile.WriteAllText(summaryPath, JsonSerializer.Serialize(document, Json.Options) + "\n");
 
         WriteSummary(terminal.Out, summary, settings.OutPath, summaryPath);
         terminal.Status($"total {clock.Elapsed.TotalSeconds:0.00} s on {device}");
@@ -200,10 +203,10 @@ public static class BatchCommand
             RougeL: Metric(scored.Select(i => (TypeOf(i), i.Scores!.RougeL))));
     }
 
-    static void WriteSummary(TextWriter stdout, SummaryReport s, string outPath, string summaryPath)
+    static void WriteSummary(TextWriter stdout, SummaryReport s, string outPath, string? summaryPath)
     {
         stdout.WriteLine($"answered {s.Answered}/{s.Items}{(s.Failed > 0 ? $" ({s.Failed} failed)" : "")} in {s.Seconds:0.00} s, "
-            + $"{s.VolumesPerSecond:0.00} volumes/s → {outPath}; summary → {summaryPath}");
+            + $"{s.VolumesPerSecond:0.00} volumes/s → {outPath}{(summaryPath is null ? "" : $"; summary → {summaryPath}")}");
         void Row(string name, MetricReport? m)
         {
             if (m is null) return;

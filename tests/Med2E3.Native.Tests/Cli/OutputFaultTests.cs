@@ -99,10 +99,9 @@ public class OutputFaultTests(ITestOutputHelper log)
         Assert.True(File.Exists("/dev/full"));                     // written directly, never renamed over
     }
 
-    [Fact]
-    public void BatchOutToAFullDeviceStopsAtTheFirstItem()
+    /// <summary>Two questions on the demo volume; returns the demo checkpoint.</summary>
+    static string DemoBatch(CliRunner.TempDir tmp)
     {
-        using var tmp = new CliRunner.TempDir();
         var demo = DemoAssets.Extract();
         Directory.CreateDirectory(tmp.File("vols"));
         File.Copy(demo.VolumePath, tmp.File("vols/a.npy"));
@@ -110,13 +109,36 @@ public class OutputFaultTests(ITestOutputHelper log)
             [{"vision3d": "a.npy", "question": "q", "conversations": [{"from": "human", "value": "<image3d>\nq"}]},
              {"vision3d": "a.npy", "question": "r", "conversations": [{"from": "human", "value": "<image3d>\nr"}]}]
             """);
-        var r = CliRunner.Run("batch", "--checkpoint", demo.CheckpointDir, "--data", tmp.File("data.json"),
+        return demo.CheckpointDir;
+    }
+
+    [Fact]
+    public void BatchOutToAFullDeviceStopsAtTheFirstItem()
+    {
+        using var tmp = new CliRunner.TempDir();
+        string checkpoint = DemoBatch(tmp);
+        var r = CliRunner.Run("batch", "--checkpoint", checkpoint, "--data", tmp.File("data.json"),
             "--volume-root", tmp.File("vols"), "--out", "/dev/full", "--summary", tmp.File("summary.json"),
             "--device", "cpu", "--max-new-tokens", "2");
         Assert.True(r.ExitCode == ExitCodes.OutputFailed, r.ToString());
         Assert.Equal($"med2e3: /dev/full: {NoSpace}", r.ErrLines[^1]);
         Assert.DoesNotContain("[2/2]", r.Err, StringComparison.Ordinal);           // refused after the first answer
         Assert.False(File.Exists(tmp.File("summary.json")));
+    }
+
+    /// <summary>A device output is written directly (never renamed over), with no summary file next to it.</summary>
+    [Fact]
+    public void BatchOutToStdoutStreamsOneLinePerItem()
+    {
+        using var tmp = new CliRunner.TempDir();
+        string checkpoint = DemoBatch(tmp);
+        using var p = CliProcess.Start(["batch", "--checkpoint", checkpoint, "--data", tmp.File("data.json"),
+            "--volume-root", tmp.File("vols"), "--out", "/dev/stdout", "--device", "cpu", "--max-new-tokens", "2"]);
+        List<string> lines = p.RemainingLines(TimeSpan.FromSeconds(120));
+        Assert.Equal(ExitCodes.Ok, p.WaitForExit(TimeSpan.FromSeconds(120)));
+        Assert.Equal(["q", "r"], lines.Where(l => l.StartsWith('{')).Select(l => JsonDocument.Parse(l).RootElement
+            .GetProperty("question").GetString()));
+        Assert.Contains(lines, l => l.StartsWith("answered 2/2 in ", StringComparison.Ordinal) && l.EndsWith("→ /dev/stdout"));
     }
 
     sealed class FullWriter : TextWriter

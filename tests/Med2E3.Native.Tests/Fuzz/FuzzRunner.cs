@@ -7,7 +7,7 @@ namespace Med2E3.Native.Tests.Fuzz;
 /// <summary>
 /// What one input did: refused (exit code, exception, message, the project method that threw) or accepted (exit code 0),
 /// what it allocated and how long it took, and the rule it broke (<c>Kind</c>: "exit code", "message lines",
-/// "message length", "message file", "allocation", "time"; null when the outcome is fine) with the details.
+/// "message length", "message file", "allocation", "peak memory", "time"; null when the outcome is fine) with the details.
 /// </summary>
 internal sealed record FuzzOutcome(int ExitCode, string? ExceptionType, string? Message, string? Where, long AllocatedBytes,
     double Seconds, string? Kind, string? Problem)
@@ -27,13 +27,20 @@ internal sealed record FuzzReport(string Target, int Tried, int Accepted, int Re
 /// Runs a <see cref="FuzzTarget"/>: seeded mutations of its seeds, each written into a sandbox folder and read on the
 /// calling thread, and checks every outcome against the contract for files from strangers: accepted, or refused with
 /// a typed exception that maps to the target's exit code (never 70), a one-line message of bounded length that names
-/// a file of the sandbox, a bounded allocation (<see cref="GC.GetAllocatedBytesForCurrentThread"/>) and a bounded
-/// time. Failing inputs are minimised.
+/// a file of the sandbox, a bounded allocation (<see cref="GC.GetAllocatedBytesForCurrentThread"/> for managed arrays,
+/// the process's peak resident memory for native tensor memory) and a bounded time. Failing inputs are minimised.
 /// </summary>
 internal static class FuzzRunner
 {
     /// <summary>Longest accepted message, paths included.</summary>
     public const int MaxMessageLength = 1000;
+
+    /// <summary>
+    /// Most the process's peak resident memory may grow during one read. Tensor memory is native, so the managed
+    /// allocation counter does not see it; the peak (VmHWM) does, whichever thread allocates. Other tests run at the
+    /// same time, so the bound is coarse: it catches a read that allocates gigabytes.
+    /// </summary>
+    public const long MaxPeakGrowth = 1L << 30;
 
     /// <summary>Longest accepted time for one input.</summary>
     public static readonly TimeSpan MaxSecondsPerInput = TimeSpan.FromSeconds(10);
@@ -90,6 +97,7 @@ internal static class FuzzRunner
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         File.WriteAllBytes(path, target.Encode(input));
         long before = GC.GetAllocatedBytesForCurrentThread();
+        long peakBefore = PeakResidentBytes();
         var clock = Stopwatch.StartNew();
         Exception? error = null;
         try
@@ -102,6 +110,7 @@ internal static class FuzzRunner
         }
         double seconds = clock.Elapsed.TotalSeconds;
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        long peakGrowth = PeakResidentBytes() - peakBefore;
 
         string? problem = null, kind = null;
         int code = 0;
@@ -125,12 +134,31 @@ internal static class FuzzRunner
         if (problem is null && allocated > target.AllocationBudget)
             (kind, problem) = ("allocation",
                 $"allocated {allocated} bytes (budget {target.AllocationBudget}){(message is null ? "" : ": " + Cut(message))}");
+        if (problem is null && peakGrowth > MaxPeakGrowth)
+            (kind, problem) = ("peak memory", $"the process's peak resident memory grew by {peakGrowth >> 20} MiB");
         if (problem is null && seconds > MaxSecondsPerInput.TotalSeconds)
             (kind, problem) = ("time", $"slow: {seconds:0.0} s");
         return new FuzzOutcome(code, type, message, where, allocated, seconds, kind, problem);
     }
 
     static string Cut(string s) => s.Length <= 300 ? s : s[..300] + "…";
+
+    /// <summary>The process's peak resident set (VmHWM of /proc/self/status), or 0 where there is none.</summary>
+    static long PeakResidentBytes()
+    {
+        try
+        {
+            foreach (string line in File.ReadLines("/proc/self/status"))
+            {
+                if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                    return long.Parse(line[6..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) * 1024;
+            }
+        }
+        catch (IOException)
+        {
+        }
+        return 0;
+    }
 
     /// <summary>
     /// Shrinks a failing input while it still fails the same way: removes chunks (halves down to single bytes), at most
