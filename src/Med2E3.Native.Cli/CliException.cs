@@ -1,8 +1,10 @@
 namespace Med2E3.Native.Cli;
 
 /// <summary>
-/// A failure the user can act on: a one-line message (naming the file and the problem) and the exit code that
-/// classifies it. <see cref="Program.Run"/> prints the message on stderr; the stack trace only with --verbose.
+/// A failure the command itself detects (a usage error, a missing file or folder, a bad item of a data file): a
+/// one-line message naming the file and the problem, and the exit code that classifies it. Failures the library
+/// detects arrive as its own typed exceptions; <see cref="Failure.Classify"/> maps both the same way for every
+/// command, and <see cref="Program.Run"/> prints the line on stderr (the stack trace only with --verbose).
 /// </summary>
 public sealed class CliException(int exitCode, string message, Exception? inner = null) : Exception(message, inner)
 {
@@ -18,58 +20,8 @@ public sealed class CliException(int exitCode, string message, Exception? inner 
 
     public static CliException Output(string message, Exception? inner = null) => new(ExitCodes.OutputFailed, message, inner);
 
-    public static CliException NotAvailable(string message) => new(ExitCodes.NotAvailable, message);
+    public static CliException NotAvailable(string message, Exception? inner = null) => new(ExitCodes.NotAvailable, message, inner);
 
-    /// <summary>
-    /// Runs one stage of a command and classifies whatever it throws: an exception raised while reading
-    /// <paramref name="file"/> becomes a <see cref="CliException"/> with <paramref name="exitCode"/> and a message
-    /// that names the file. Errors from the device layer keep their own class (exit code 5).
-    /// </summary>
-    public static T Guard<T>(int exitCode, string file, Func<T> work)
-    {
-        try
-        {
-            return work();
-        }
-        catch (CliException)
-        {
-            throw;
-        }
-        catch (OperationCanceledException)
-        {
-            throw;
-        }
-        catch (Exception e) when (IsDeviceError(e))
-        {
-            throw new CliException(ExitCodes.DeviceUnavailable, OneLine(e.Message), e);
-        }
-        catch (Exception e) when (e is not OutOfMemoryException and not StackOverflowException and not NotImplementedException)
-        {
-            throw new CliException(exitCode, NameFile(file, e), e);
-        }
-    }
-
-    /// <summary>Errors raised by the CUDA runtime layer or by a missing native library mean "device unavailable".</summary>
-    internal static bool IsDeviceError(Exception e) =>
-        e is DllNotFoundException or EntryPointNotFoundException
-        || (e.GetType().Namespace ?? "").StartsWith("Med2E3.Native.Runtime", StringComparison.Ordinal)
-        || (e.GetType().Namespace ?? "").StartsWith("Med2E3.Native.Interop", StringComparison.Ordinal);
-
-    /// <summary>The exception's first line, prefixed by the file unless the message already names it.</summary>
-    internal static string NameFile(string file, Exception e)
-    {
-        string message = OneLine(e.Message);
-        if (e is FileNotFoundException or DirectoryNotFoundException && !File.Exists(file) && !Directory.Exists(file))
-            return $"{file}: not found";
-        if (e is UnauthorizedAccessException)
-            return $"{file}: permission denied";
-        string name = Path.GetFileName(Path.TrimEndingDirectorySeparator(file));
-        return message.Contains(name, StringComparison.Ordinal) ? message : $"{file}: {message}";
-    }
-
-    internal static string OneLine(string message)
-    {
-        int nl = message.IndexOfAny(['\r', '\n']);
-        return (nl < 0 ? message : message[..nl]).Trim();
-    }
+    /// <summary>The first line of a message, trimmed.</summary>
+    internal static string OneLine(string message) => Models.Files.InputText.OneLine(message);
 }

@@ -41,7 +41,7 @@ public static class DeviceChoice
         }
         catch (Exception e) when (e is NotSupportedException or CudaException or CudaUnavailableException or InvalidOperationException)
         {
-            why = $"the CUDA device cannot be used: {CliException.OneLine(e.Message).Replace("ComputeDevice.cs: ", "")}";
+            why = $"the CUDA device cannot be used: {CliException.OneLine(e.Message)}";
             return false;
         }
         why = "";

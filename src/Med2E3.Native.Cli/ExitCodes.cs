@@ -24,7 +24,7 @@ public static class ExitCodes
     /// <summary>The requested device cannot be used (e.g. <c>--device cuda</c> on a machine without a GPU).</summary>
     public const int DeviceUnavailable = 5;
 
-    /// <summary>An output file (<c>--out</c>, <c>--explain</c>) could not be written.</summary>
+    /// <summary>An output (<c>--out</c>, <c>--explain</c>, stdout) could not be written; what was there before is kept.</summary>
     public const int OutputFailed = 6;
 
     /// <summary>This build lacks a component the command needs; the message names it.</summary>
@@ -32,4 +32,7 @@ public static class ExitCodes
 
     /// <summary>An unexpected internal error (a bug); rerun with <c>--verbose</c> for the stack trace.</summary>
     public const int Internal = 70;
+
+    /// <summary>Stopped by Ctrl+C (SIGINT) at a safe point; <c>finetune</c> says where its last complete checkpoint is.</summary>
+    public const int Interrupted = 130;
 }

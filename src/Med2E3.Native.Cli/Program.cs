@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Med2E3.Native.Cli.Commands;
+using Med2E3.Native.Cli.Output;
 
 namespace Med2E3.Native.Cli;
 
@@ -10,7 +11,7 @@ namespace Med2E3.Native.Cli;
 /// </summary>
 public static class Program
 {
-    public static int Main(string[] args) => Run(args, Console.Out, Console.Error);
+    public static int Main(string[] args) => Run(args, new StdoutWriter(Console.Out), Console.Error);
 
     public static RootCommand Build()
     {
@@ -33,8 +34,9 @@ public static class Program
 
     /// <summary>
     /// Parses and runs <paramref name="args"/>, writing to the given streams. Usage errors print one line each and
-    /// exit with 2; a <see cref="CliException"/> prints its one-line message and exits with its code; anything else
-    /// is an internal error (70). Stack traces only with <c>--verbose</c>.
+    /// exit with 2; whatever a command throws goes through the one mapping of <see cref="Failure.Classify"/> (the
+    /// same for every command): one line on stderr and its exit code; anything unclassified is an internal error
+    /// (70). Stack traces only with <c>--verbose</c>.
     /// </summary>
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
@@ -62,31 +64,29 @@ public static class Program
 
         try
         {
-            return parse.Invoke(new InvocationConfiguration
+            int code = parse.Invoke(new InvocationConfiguration
             {
                 Output = stdout,
                 Error = stderr,
                 EnableDefaultExceptionHandler = false,
             });
-        }
-        catch (CliException e)
-        {
-            stderr.WriteLine($"med2e3: {e.Message}");
-            if (verbose && e.InnerException is { } inner) stderr.WriteLine(inner);
-            return e.ExitCode;
-        }
-        catch (Exception e) when (CliException.IsDeviceError(e))
-        {
-            stderr.WriteLine($"med2e3: device error: {CliException.OneLine(e.Message)}");
-            if (verbose) stderr.WriteLine(e);
-            return ExitCodes.DeviceUnavailable;
+            stdout.Flush();
+            return code;
         }
         catch (Exception e)
         {
-            stderr.WriteLine($"med2e3: internal error: {e.GetType().Name}: {CliException.OneLine(e.Message)}");
-            if (verbose) stderr.WriteLine(e);
-            else stderr.WriteLine("Run again with --verbose for the stack trace.");
-            return ExitCodes.Internal;
+            (int code, string message) = Failure.Classify(e);
+            try
+            {
+                stderr.WriteLine($"med2e3: {message}");
+                if (verbose) stderr.WriteLine(e is CliException { InnerException: { } inner } ? inner : e);
+                else if (code == ExitCodes.Internal) stderr.WriteLine("Run again with --verbose for the stack trace.");
+            }
+            catch (Exception report) when (report is IOException or UnauthorizedAccessException)
+            {
+                // stderr is gone as well: the exit code is all that is left to say what happened.
+            }
+            return code;
         }
     }
 
@@ -122,8 +122,7 @@ public static class Program
             string resolved = DeviceChoice.Resolve(parse.GetValue(device) ?? "cpu");
             string dir = parse.GetValue(fixture)!.FullName;
             if (!Directory.Exists(dir)) throw CliException.BadInput($"{dir}: fixture folder not found");
-            return CliException.Guard(ExitCodes.BadInput, dir,
-                () => GoldenCheckCommand.Run(dir, resolved, parse.InvocationConfiguration.Output));
+            return GoldenCheckCommand.Run(dir, resolved, parse.InvocationConfiguration.Output);
         });
         return command;
     }

@@ -1,7 +1,9 @@
 using System.CommandLine;
 using System.Diagnostics;
+using System.Text.Json;
 using Med2E3.Native.Cli.Output;
 using Med2E3.Native.Models.Evaluation;
+using Med2E3.Native.Models.Files;
 using Med2E3.Native.Models.Multimodal;
 using Med2E3.Native.Tensors;
 
@@ -13,9 +15,14 @@ namespace Med2E3.Native.Cli.Commands;
 /// </summary>
 public static class BatchCommand
 {
+    /// <summary>
+    /// What <c>batch</c> was asked to do: <c>OutPath</c> gets the answers, one JSON object per line, appended while the
+    /// batch runs; <c>SummaryPath</c> the summary and scores, written at the end (null: <see cref="DefaultSummaryPath"/>);
+    /// <c>Overwrite</c> replaces existing output files instead of refusing them.
+    /// </summary>
     public sealed record Settings(
         string CheckpointDir, string DataPath, string VolumeRoot, string OutPath, string Device, int? MaxNewTokens,
-        VolumeOptions.Values? Volume = null);
+        VolumeOptions.Values? Volume = null, string? SummaryPath = null, bool Overwrite = false);
 
     public static Command Create()
     {
@@ -24,17 +31,23 @@ public static class BatchCommand
         var volumeRoot = CommonOptions.VolumeRoot();
         var output = new Option<FileInfo>("--out", "-o")
         {
-            Description = "Where to write the answers and scores (JSON)",
+            Description = "Where to write the answers: JSON Lines, one item per line, appended as each item is answered",
             Required = true,
+            HelpName = "FILE.jsonl",
+        };
+        var summaryOut = new Option<FileInfo>("--summary")
+        {
+            Description = "Where to write the summary and scores at the end (default: --out with the extension .summary.json)",
             HelpName = "FILE.json",
         };
+        var overwrite = CommonOptions.Overwrite("Replace existing --out and --summary files");
         var device = CommonOptions.Device();
         var maxNewTokens = CommonOptions.PositiveInt("--max-new-tokens",
             "Stop each answer after N new tokens (default: the llm_max_length cap, as in evaluation)");
 
         var command = new Command("batch", "Answer every question of an M3D-style JSON file; score against the reference answers")
         {
-            checkpoint, data, volumeRoot, output, device, maxNewTokens,
+            checkpoint, data, volumeRoot, output, summaryOut, overwrite, device, maxNewTokens,
         };
         var volumeOptions = VolumeOptions.AddTo(command);
         command.SetAction(parse =>
@@ -42,7 +55,7 @@ public static class BatchCommand
             var settings = new Settings(
                 parse.GetValue(checkpoint)!.FullName, parse.GetValue(data)!.FullName, parse.GetValue(volumeRoot)!.FullName,
                 parse.GetValue(output)!.FullName, parse.GetValue(device) ?? "auto", parse.GetValue(maxNewTokens),
-                volumeOptions.Get(parse));
+                volumeOptions.Get(parse), parse.GetValue(summaryOut)?.FullName, parse.GetValue(overwrite));
             var terminal = Terminal.Create(parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error,
                 json: false, parse.GetValue<bool>("--verbose"));
             return Run(settings, terminal);
@@ -50,12 +63,15 @@ public static class BatchCommand
         return command;
     }
 
-    /// <summary>The <c>--out</c> document (snake_case keys).</summary>
+    /// <summary>The <c>--summary</c> document (snake_case keys); the items are the lines of <c>answers</c>.</summary>
     public sealed record Report(string Checkpoint, string Data, string VolumeRoot, string Device, int? MaxNewTokens,
-        IReadOnlyList<ItemReport> Items, SummaryReport Summary);
+        string Answers, SummaryReport Summary);
+
+    /// <summary><c>--out</c> with its extension replaced by <c>.summary.json</c>.</summary>
+    public static string DefaultSummaryPath(string outPath) => Path.ChangeExtension(outPath, null) + ".summary.json";
 
     /// <summary>
-    /// One item of <c>--out</c>: what was asked, the answer, and its scores. <c>correct</c> is the closed-VQA check
+    /// One line of <c>--out</c>: what was asked, the answer, and its scores. <c>correct</c> is the closed-VQA check
     /// ("B." in the answer) when the item has an answer_choice, else null; <c>scores</c> are BLEU / ROUGE against the
     /// reference answer when there is one, else null; <c>error</c> says why an item has no answer (a bad volume).
     /// </summary>
@@ -74,8 +90,11 @@ public static class BatchCommand
         var clock = Stopwatch.StartNew();
         string device = DeviceChoice.Resolve(settings.Device);
         CommonOptions.CheckM3DPaths(settings.DataPath, settings.VolumeRoot, settings.CheckpointDir);
-        if (Path.GetDirectoryName(settings.OutPath) is { } outDir && !Directory.Exists(outDir))
-            throw CliException.Output($"{settings.OutPath}: folder {outDir} does not exist");
+        // --out /dev/stdout and the like have no place for a summary next to them: it is printed only.
+        string? summaryPath = settings.SummaryPath
+            ?? (AtomicFile.IsDevice(settings.OutPath) ? null : DefaultSummaryPath(settings.OutPath));
+        CommonOptions.CheckOutputFile(settings.OutPath, settings.Overwrite);
+        if (summaryPath is not null) CommonOptions.CheckOutputFile(summaryPath, settings.Overwrite);
 
         List<M3DItem> items = CommonOptions.LoadM3DItems(settings.DataPath);
         string? VolumePath(M3DItem item) =>
@@ -85,13 +104,14 @@ public static class BatchCommand
                 + $"(first: {VolumePath(items[0]) ?? string.Join(", ", items[0].Vision3D)})");
 
         var (model, _) = terminal.Stage($"Loading weights on {device}",
-            () => CliException.Guard(ExitCodes.Checkpoint, settings.CheckpointDir, () => Med2E3Model.Load(settings.CheckpointDir, device)));
+            () => Med2E3Model.Load(settings.CheckpointDir, device));
         using var _model = model;
         int[] imgSize = model.Checkpoint.Vision3DConfig.ImgSize;
         var options = new GenerationOptions { MaxNewTokens = settings.MaxNewTokens };
 
         var reports = new List<ItemReport>();
         var answerClock = Stopwatch.StartNew();
+        using var answers = JsonLinesFile.Create(settings.OutPath, settings.Overwrite);
         terminal.Progress("Answering", items.Count, "volumes", advance =>
         {
             foreach (M3DItem item in items)
@@ -112,30 +132,29 @@ public static class BatchCommand
                     GenerationResult result = Answer(model, volume, item, options);
                     report = Score(item, path, result, itemClock.Elapsed.TotalSeconds);
                 }
-                catch (CliException e) when (e.ExitCode == ExitCodes.BadInput)
+                catch (Exception e) when (Failure.Classify(e).ExitCode == ExitCodes.BadInput)
                 {
-                    terminal.Note($"item {item.Index}: {e.Message}");
+                    string message = Failure.Classify(e).Message;
+                    terminal.Note($"item {item.Index}: {message}");
                     report = new ItemReport(item.Index, item.Id, path ?? string.Join(", ", item.Vision3D), item.QuestionType,
                         item.Question, null, item.ReferenceAnswer, item.AnswerChoice, null, null, null, null, null,
-                        itemClock.Elapsed.TotalSeconds, e.Message);
+                        itemClock.Elapsed.TotalSeconds, message);
                 }
                 reports.Add(report);
+                answers.Append(report);
                 advance($"item {item.Index} ({Path.GetFileName(path ?? "?")})");
             }
         });
 
+        answers.Complete();
         double seconds = answerClock.Elapsed.TotalSeconds;
         var summary = Summarize(reports, seconds);
         var document = new Report(settings.CheckpointDir, settings.DataPath, settings.VolumeRoot, device, settings.MaxNewTokens,
-            reports, summary);
-        CliException.Guard(ExitCodes.OutputFailed, settings.OutPath, () =>
-        {
-            using var writer = new StreamWriter(settings.OutPath);
-            Json.Write(writer, document);
-            return 0;
-        });
+            settings.OutPath, summary);
+        if (summaryPath is not null)
+            AtomicFile.WriteAllText(summaryPath, JsonSerializer.Serialize(document, Json.Options) + "\n");
 
-        WriteSummary(terminal.Out, summary, settings.OutPath);
+        WriteSummary(terminal.Out, summary, settings.OutPath, summaryPath);
         terminal.Status($"total {clock.Elapsed.TotalSeconds:0.00} s on {device}");
         if (summary.Failed > 0)
             throw CliException.BadInput($"{summary.Failed} of {summary.Items} items could not be answered (bad volume files); "
@@ -184,10 +203,10 @@ public static class BatchCommand
             RougeL: Metric(scored.Select(i => (TypeOf(i), i.Scores!.RougeL))));
     }
 
-    static void WriteSummary(TextWriter stdout, SummaryReport s, string outPath)
+    static void WriteSummary(TextWriter stdout, SummaryReport s, string outPath, string? summaryPath)
     {
         stdout.WriteLine($"answered {s.Answered}/{s.Items}{(s.Failed > 0 ? $" ({s.Failed} failed)" : "")} in {s.Seconds:0.00} s, "
-            + $"{s.VolumesPerSecond:0.00} volumes/s → {outPath}");
+            + $"{s.VolumesPerSecond:0.00} volumes/s → {outPath}{(summaryPath is null ? "" : $"; summary → {summaryPath}")}");
         void Row(string name, MetricReport? m)
         {
             if (m is null) return;

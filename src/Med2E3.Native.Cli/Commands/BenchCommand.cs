@@ -62,7 +62,7 @@ public static class BenchCommand
         int newTokens;
         if (settings.CheckpointDir is null)
         {
-            var demo = CliException.Guard(ExitCodes.NotAvailable, "embedded demo", () => DemoAssets.Extract());
+            var demo = CommonOptions.ExtractDemo();
             (checkpointDir, volumePath, bertVocab) = (demo.CheckpointDir, demo.VolumePath, demo.TextVocabPath);
             if (volumeOptions == VolumeOptions.Values.Default)
                 volumeOptions = volumeOptions with { Window = demo.Window };
@@ -80,8 +80,7 @@ public static class BenchCommand
         }
 
         var (m, loadSeconds) = terminal.Stage($"Loading weights on {device}",
-            () => CliException.Guard(ExitCodes.Checkpoint, checkpointDir,
-                () => Med2E3Model.Load(checkpointDir, device, new Med2E3LoadOptions { BertVocabPath = bertVocab })));
+            () => Med2E3Model.Load(checkpointDir, device, new Med2E3LoadOptions { BertVocabPath = bertVocab }));
         using var _m = m;
         var ((source, input), readSeconds) = terminal.Stage("Reading the volume",
             () => VolumeInput.Read(volumePath, m.Checkpoint.Vision3DConfig.ImgSize, volumeOptions));

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Med2E3.Native.Models.Files;
 using Med2E3.Native.Models.Weights;
 
 namespace Med2E3.Native.Cli.Commands;
@@ -7,32 +8,21 @@ namespace Med2E3.Native.Cli.Commands;
 /// <summary>
 /// <c>med2e3 info --checkpoint DIR</c>: opens a Med-2E3 checkpoint, checks every tensor header, dtype and shape
 /// against the configs and prints a summary (configs, parameters per component, dtypes, memory).
-/// Exit code 0 when everything checks out; 1 with one line on <c>error</c> otherwise.
+/// Returns 0 when everything checks out; otherwise throws: the checkpoint's own exception when it cannot be opened,
+/// a <see cref="CliException"/> (exit code 4) with the first problem when the report lists problems.
 /// </summary>
 public static class CheckpointInfo
 {
-    public static int Run(string dir, TextWriter output, TextWriter error) =>
-        Run(dir, output, error, new CheckpointOptions());
+    public static int Run(string dir, TextWriter output) => Run(dir, output, new CheckpointOptions());
 
     /// <param name="dir">Checkpoint root.</param>
     /// <param name="output">Summary goes here.</param>
-    /// <param name="error">The single error line goes here.</param>
     /// <param name="options">Vocab path, text_mlp mimicry, BERT heads (Strict is ignored).</param>
     /// <param name="readData">Also read every tensor's bytes and check that floats are finite.</param>
-    public static int Run(string dir, TextWriter output, TextWriter error, CheckpointOptions options,
-        bool readData = false)
+    public static int Run(string dir, TextWriter output, CheckpointOptions options, bool readData = false)
     {
         var clock = Stopwatch.StartNew();
-        Med2E3Checkpoint ckpt;
-        try
-        {
-            ckpt = Med2E3Checkpoint.Open(dir, options with { Strict = false });
-        }
-        catch (CheckpointFormatException e)
-        {
-            error.WriteLine("error: " + e.Message);
-            return ExitCodes.Checkpoint;
-        }
+        Med2E3Checkpoint ckpt = Med2E3Checkpoint.Open(dir, options with { Strict = false });
         double openMs = clock.Elapsed.TotalMilliseconds;
         Print(ckpt, output);
         output.WriteLine($"opened and checked in {openMs:F1} ms (headers only)");
@@ -55,7 +45,7 @@ public static class CheckpointInfo
                             int bad = Array.FindIndex(values, v => !float.IsFinite(v));
                             if (bad >= 0)
                             {
-                                problems.Add($"{t.SourceFile}: tensor '{t.Name}' element {bad} is {values[bad]}");
+                                problems.Add($"{t.SourceFile}: tensor {InputText.Quote(t.Name)} element {bad} is {values[bad]}");
                             }
                         }
                         else
@@ -85,8 +75,7 @@ public static class CheckpointInfo
             output.WriteLine("  " + p);
         }
         string more = problems.Count > 1 ? $" (and {problems.Count - 1} more, listed above)" : "";
-        error.WriteLine("error: " + problems[0] + more);
-        return ExitCodes.Checkpoint;
+        throw CliException.Checkpoint(problems[0] + more);
     }
 
     /// <summary>Writes the summary of an opened checkpoint.</summary>
@@ -99,13 +88,13 @@ public static class CheckpointInfo
         var b = ckpt.BertConfig;
         o.WriteLine($"checkpoint  {ckpt.Root}");
         o.WriteLine($"args        {Rel(ckpt, a.SourcePath)}: exp_id {a.ExpId?.ToString(CultureInfo.InvariantCulture) ?? "-"}, " +
-                    $"llm {a.LlmType}, llm_max_length {a.LlmMaxLength}, padding {a.LlmPaddingSide}, " +
-                    $"template {a.ConvVersion ?? "-"}");
-        o.WriteLine($"            2D {a.Vision2DModelType} layer {a.Vision2DSelectLayer} {a.Vision2DSelectFeature} " +
-                    $"→ {a.Vision2DConnectorType}; 3D {a.Vision3DModelType} layer {a.Vision3DSelectLayer} " +
-                    $"{a.Vision3DSelectFeature} → {a.Vision3DConnectorType}");
+                    $"llm {T(a.LlmType)}, llm_max_length {a.LlmMaxLength}, padding {T(a.LlmPaddingSide)}, " +
+                    $"template {T(a.ConvVersion ?? "-")}");
+        o.WriteLine($"            2D {T(a.Vision2DModelType)} layer {a.Vision2DSelectLayer} {T(a.Vision2DSelectFeature)} " +
+                    $"→ {T(a.Vision2DConnectorType)}; 3D {T(a.Vision3DModelType)} layer {a.Vision3DSelectLayer} " +
+                    $"{T(a.Vision3DSelectFeature)} → {T(a.Vision3DConnectorType)}");
         string rope = l.RopeScaling is { } s
-            ? $"{s.Type} (short/long {s.ShortFactor.Length}/{s.LongFactor.Length} factors, original " +
+            ? $"{T(s.Type)} (short/long {s.ShortFactor.Length}/{s.LongFactor.Length} factors, original " +
               $"{l.OriginalMaxPositionEmbeddings} → {l.MaxPositionEmbeddings}, attention factor " +
               $"{l.RopeAttentionFactor.ToString("F10", CultureInfo.InvariantCulture)})"
             : "plain";
@@ -117,7 +106,7 @@ public static class CheckpointInfo
                     $"tied embeddings {l.TieWordEmbeddings.ToString().ToLowerInvariant()}");
         o.WriteLine($"vision2d    SigLIP: hidden {v2.HiddenSize}, layers {v2.NumHiddenLayers}, heads {v2.NumAttentionHeads}, " +
                     $"intermediate {v2.IntermediateSize}, image {v2.ImageSize}, patch {v2.PatchSize} " +
-                    $"({v2.NumPatches} tokens), {v2.HiddenAct}, eps {G(v2.LayerNormEps)}");
+                    $"({v2.NumPatches} tokens), {T(v2.HiddenAct)}, eps {G(v2.LayerNormEps)}");
         o.WriteLine($"vision3d    M3D-CLIP ViT: volume {string.Join("x", v3.ImgSize)}, patch {string.Join("x", v3.PatchSize)} " +
                     $"(grid {string.Join("x", v3.Grid)} = {v3.NumPatches} tokens), hidden {v3.HiddenSize}, mlp {v3.MlpDim}, " +
                     $"layers {v3.NumLayers}, heads {v3.NumHeads}");
@@ -138,7 +127,7 @@ public static class CheckpointInfo
         {
             long p = c.ParameterCount;
             string dtypes = string.Join("+", c.ParametersByDType.OrderByDescending(kv => kv.Value).Select(kv => kv.Key.ShortName()));
-            string file = string.Join(",", c.Files.Select(f => Rel(ckpt, f))) + (c.KeyPrefix.Length > 0 ? $" ({c.KeyPrefix}*)" : "");
+            string file = string.Join(",", c.Files.Select(f => Rel(ckpt, f))) + (c.KeyPrefix.Length > 0 ? $" ({T(c.KeyPrefix)}*)" : "");
             o.WriteLine($"{c.Name,-19} {file,-38} {FormatName(c.Format),-11} {c.Tensors.Count,7} {N(p),13} " +
                         $"{N(c.UsedParameterCount),13} {dtypes,-9} {Bytes(c.StoredBytes),10} {Bytes(2 * p),10} {Bytes(4 * p),10}");
             tp += p;
@@ -173,6 +162,9 @@ public static class CheckpointInfo
     };
 
     private static string Rel(Med2E3Checkpoint c, string path) => Path.GetRelativePath(c.Root, path);
+
+    /// <summary>A text value from a config or a weight file, on one line and at most 200 characters.</summary>
+    private static string T(string value) => InputText.Bounded(value);
 
     private static string N(long n) => n.ToString("N0", CultureInfo.InvariantCulture);
 

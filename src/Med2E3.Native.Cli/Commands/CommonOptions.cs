@@ -1,7 +1,10 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
+using Med2E3.Native.Models.Demo;
 using Med2E3.Native.Models.Evaluation;
+using Med2E3.Native.Models.Files;
+using Med2E3.Native.Models.Input;
 
 namespace Med2E3.Native.Cli.Commands;
 
@@ -77,10 +80,64 @@ public static class CommonOptions
     /// <summary>The items of an M3D data file; a malformed or empty file is a one-line error (exit 3).</summary>
     public static List<M3DItem> LoadM3DItems(string dataPath)
     {
-        List<M3DItem> items = CliException.Guard(ExitCodes.BadInput, dataPath, () => M3DDataset.Load(dataPath));
+        List<M3DItem> items = M3DDataset.Load(dataPath);
         if (items.Count == 0)
             throw CliException.BadInput($"{dataPath}: the data file holds no items");
         return items;
+    }
+
+    /// <summary><c>--overwrite</c>: replace outputs that exist (they are refused otherwise).</summary>
+    public static Option<bool> Overwrite(string description) => new("--overwrite") { Description = description };
+
+    /// <summary>
+    /// <c>--max-voxels N</c>: the largest volume read, checked from the file's header before anything is allocated
+    /// (default <see cref="VolumeReadOptions.DefaultMaxVoxels"/>).
+    /// </summary>
+    public static Option<long?> MaxVoxels() => new("--max-voxels")
+    {
+        Description = $"Refuse volumes with more voxels than N, checked from the header before reading (default "
+            + $"{VolumeReadOptions.DefaultMaxVoxels.ToString("N0", CultureInfo.InvariantCulture)}: 1024 × 512 × 512)",
+        HelpName = "N",
+        CustomParser = result =>
+        {
+            string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+            if (!long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out long n) || n < 1
+                || n > VolumeReadOptions.HardMaxVoxels)
+            {
+                result.AddError($"--max-voxels expects a whole number from 1 to {VolumeReadOptions.HardMaxVoxels}, got '{text}'");
+                return null;
+            }
+            return n;
+        },
+    };
+
+    /// <summary>
+    /// An output file about to be written: its folder must exist, it must not be a folder, and an existing file is
+    /// refused unless <paramref name="overwrite"/> (exit code 6).
+    /// </summary>
+    public static void CheckOutputFile(string path, bool overwrite)
+    {
+        if (AtomicFile.IsDevice(path))
+            return;                                            // /dev/stdout and the like are written directly
+        if (Directory.Exists(path))
+            throw CliException.Output($"{path}: is a folder, not a file");
+        if (Path.GetDirectoryName(path) is { } dir && !Directory.Exists(dir))
+            throw CliException.Output($"{path}: folder {dir} does not exist");
+        if (File.Exists(path) && !overwrite)
+            throw CliException.Output($"{path}: already exists; add --overwrite to replace it");
+    }
+
+    /// <summary>Unpacks the embedded demo; a failure (no embedded files, an unwritable temp folder) is exit code 7.</summary>
+    public static DemoFiles ExtractDemo()
+    {
+        try
+        {
+            return DemoAssets.Extract();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException)
+        {
+            throw CliException.NotAvailable($"the embedded demo cannot be unpacked: {CliException.OneLine(e.Message)}", e);
+        }
     }
 
     public static Option<DirectoryInfo> Checkpoint(bool required) => new("--checkpoint")

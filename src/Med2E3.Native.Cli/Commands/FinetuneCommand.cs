@@ -2,9 +2,11 @@ using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using Med2E3.Native.Cli.Output;
 using Med2E3.Native.Models.Evaluation;
+using Med2E3.Native.Models.Files;
 using Med2E3.Native.Models.Multimodal;
 using Med2E3.Native.Models.Training;
 
@@ -17,8 +19,14 @@ namespace Med2E3.Native.Cli.Commands;
 /// </summary>
 public static class FinetuneCommand
 {
+    /// <summary>
+    /// What <c>finetune</c> was asked to do: <c>Overwrite</c> replaces an existing <c>--out</c> folder (whole) instead of
+    /// refusing it, <c>SaveEvery</c> also saves the checkpoint every N steps (null: only at the end), <c>MaxVoxels</c> is
+    /// the largest volume read (<c>--max-voxels</c>).
+    /// </summary>
     public sealed record Settings(string CheckpointDir, string DataPath, string VolumeRoot, string OutDir, string Device,
-        FineTuneOptions Options, bool Json, VolumeOptions.Values? Volume = null);
+        FineTuneOptions Options, bool Json, VolumeOptions.Values? Volume = null, bool Overwrite = false,
+        int? SaveEvery = null);
 
     public static Command Create()
     {
@@ -27,10 +35,13 @@ public static class FinetuneCommand
         var volumeRoot = CommonOptions.VolumeRoot();
         var output = new Option<DirectoryInfo>("--out", "-o")
         {
-            Description = "Folder to write the fine-tuned checkpoint to (the release layout)",
+            Description = "Folder to write the fine-tuned checkpoint to (the release layout); written whole, then renamed into place",
             Required = true,
             HelpName = "DIR",
         };
+        var overwrite = CommonOptions.Overwrite("Replace an existing --out folder (whole); without it an existing folder is refused");
+        var saveEvery = CommonOptions.PositiveInt("--save-every",
+            "Also save the checkpoint to --out every N steps, so an interrupted run keeps the last one");
         var defaults = new FineTuneOptions();
         var epochs = CommonOptions.PositiveInt("--epochs", $"Passes over the data (default {defaults.Epochs})");
         var lr = NonNegative("--lr", "Peak learning rate", defaults.LearningRate);
@@ -59,8 +70,8 @@ public static class FinetuneCommand
         var command = new Command("finetune",
             "Fine-tune a checkpoint on M3D-style data (stage-2 recipe: llm, SigLIP and connectors train; M3D-CLIP frozen)")
         {
-            checkpoint, data, volumeRoot, output, epochs, lr, gradAccum, maxSteps, warmup, weightDecay, noAugment, noDropout,
-            seed, device, checkpointing, json,
+            checkpoint, data, volumeRoot, output, overwrite, saveEvery, epochs, lr, gradAccum, maxSteps, warmup, weightDecay,
+            noAugment, noDropout, seed, device, checkpointing, json,
         };
         var volumeOptions = VolumeOptions.AddTo(command);
         command.SetAction(parse =>
@@ -81,7 +92,7 @@ public static class FinetuneCommand
             bool jsonMode = parse.GetValue(json);
             var settings = new Settings(parse.GetValue(checkpoint)!.FullName, parse.GetValue(data)!.FullName,
                 parse.GetValue(volumeRoot)!.FullName, parse.GetValue(output)!.FullName, parse.GetValue(device) ?? "auto",
-                options, jsonMode, volumeOptions.Get(parse));
+                options, jsonMode, volumeOptions.Get(parse), parse.GetValue(overwrite), parse.GetValue(saveEvery));
             var terminal = Terminal.Create(parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error,
                 jsonMode, parse.GetValue<bool>("--verbose"));
             return Run(settings, terminal);
@@ -119,6 +130,12 @@ public static class FinetuneCommand
     public sealed record DoneLine(string Event, string Out, string Device, int Steps, int Samples, double FirstLoss,
         double LastLoss, double TrainSeconds, double SamplesPerSecond, FineTuneOptions Options);
 
+    /// <summary>A <c>--json</c> line after each checkpoint saved during the run (<c>--save-every</c>).</summary>
+    public sealed record SavedLine(string Event, string Out, int Step, int TotalSteps);
+
+    /// <summary>The <c>--json</c> line of a run stopped by Ctrl+C: the last step done and the last complete checkpoint.</summary>
+    public sealed record InterruptedLine(string Event, int Step, int TotalSteps, string? LastCheckpoint, int? LastCheckpointStep);
+
     static readonly JsonSerializerOptions JsonLine = new(Json.Options) { WriteIndented = false };
 
     public static int Run(Settings settings, Terminal terminal)
@@ -137,16 +154,16 @@ public static class FinetuneCommand
             {
                 VolumeInput.ReadFile(volumePaths[i], settings.Volume ?? VolumeOptions.Values.Default);
             }
-            catch (CliException e) when (e.ExitCode == ExitCodes.BadInput)
+            catch (Exception e) when (Failure.Classify(e).ExitCode == ExitCodes.BadInput)
             {
-                throw CliException.BadInput($"{settings.DataPath}: item {items[i].Index}: {e.Message}", e);
+                throw CliException.BadInput($"{settings.DataPath}: item {items[i].Index}: {Failure.Classify(e).Message}", e);
             }
         }
 
-        CheckOutput(settings.OutDir, settings.CheckpointDir);
+        CheckOutput(settings.OutDir, settings.CheckpointDir, settings.Overwrite);
 
         var (model, _) = terminal.Stage($"Loading weights on {device}",
-            () => CliException.Guard(ExitCodes.Checkpoint, settings.CheckpointDir, () => Med2E3Model.Load(settings.CheckpointDir, device)));
+            () => Med2E3Model.Load(settings.CheckpointDir, device));
         using var _model = model;
         int[] imgSize = model.Checkpoint.Vision3DConfig.ImgSize;
 
@@ -166,9 +183,9 @@ public static class FinetuneCommand
                         terminal.Detail(line);
                     return input.Data;
                 }
-                catch (CliException e) when (e.ExitCode == ExitCodes.BadInput)
+                catch (Exception e) when (Failure.Classify(e).ExitCode == ExitCodes.BadInput)
                 {
-                    throw CliException.BadInput($"{settings.DataPath}: item {item.Index}: {e.Message}", e);
+                    throw CliException.BadInput($"{settings.DataPath}: item {item.Index}: {Failure.Classify(e).Message}", e);
                 }
             }
             var sample = FineTuneSample.FromConversation(model, name, Load, item.Question, item.Conversations);
@@ -194,40 +211,82 @@ public static class FinetuneCommand
             if (terminal.Fancy) terminal.Progress("Fine-tuning", tuner.TotalSteps, "steps", work);
             else work(_ => { });
         }
-        TrainWithProgress(advance =>
+
+        int? savedStep = null;
+        void Save(string title)
         {
-            tuner.Train(samples, step =>
+            // The first save replaces an existing --out only with --overwrite; later ones replace this run's own.
+            terminal.Stage(title, () =>
             {
-                steps.Add(step);
-                samplesDone += step.Samples;
-                double elapsed = trainClock.Elapsed.TotalSeconds;
-                double rate = samplesDone / Math.Max(elapsed, 1e-9);
-                double eta = (step.TotalSteps - step.Step) * (elapsed / step.Step);
-                if (settings.Json)
-                {
-                    terminal.Out.WriteLine(JsonSerializer.Serialize(new StepLine("step", step.Step, step.TotalSteps, step.Epoch,
-                        Math.Round(step.Loss, 6), step.LearningRate, Math.Round(step.GradNorm, 6), step.Samples,
-                        Math.Round(step.Seconds, 4), Math.Round(rate, 4), Math.Round(eta, 1)), JsonLine));
-                }
-                else
-                {
-                    terminal.Out.WriteLine(Inv(
-                        $"step {step.Step}/{step.TotalSteps}  epoch {step.Epoch}  loss {step.Loss:0.0000}  lr {step.LearningRate:0.000e+00}  ")
-                        + Inv($"grad-norm {step.GradNorm:0.000}  {rate:0.00} samples/s  ETA {Terminal.FormatDuration(eta)}"));
-                }
-                terminal.Out.Flush();
-                foreach (string a in step.Augmentations) terminal.Detail($"  augment: {a}");
-                advance(FormattableString.Invariant($"step {step.Step}  loss {step.Loss:0.0000}"));
+                tuner.Save(settings.OutDir, overwrite: settings.Overwrite || savedStep is not null);
+                return 0;
             });
+            savedStep = tuner.StepsDone;
+        }
+
+        // Ctrl+C stops at the next step boundary (a second one ends the process at once); every save is atomic, so
+        // --out is always a complete checkpoint or absent.
+        using var interrupt = new CancellationTokenSource();
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, context =>
+        {
+            if (interrupt.IsCancellationRequested) return;
+            context.Cancel = true;
+            interrupt.Cancel();
         });
+        try
+        {
+            TrainWithProgress(advance =>
+            {
+                tuner.Train(samples, step =>
+                {
+                    steps.Add(step);
+                    samplesDone += step.Samples;
+                    double elapsed = trainClock.Elapsed.TotalSeconds;
+                    double rate = samplesDone / Math.Max(elapsed, 1e-9);
+                    double eta = (step.TotalSteps - step.Step) * (elapsed / step.Step);
+                    if (settings.Json)
+                    {
+                        terminal.Out.WriteLine(JsonSerializer.Serialize(new StepLine("step", step.Step, step.TotalSteps, step.Epoch,
+                            Math.Round(step.Loss, 6), step.LearningRate, Math.Round(step.GradNorm, 6), step.Samples,
+                            Math.Round(step.Seconds, 4), Math.Round(rate, 4), Math.Round(eta, 1)), JsonLine));
+                    }
+                    else
+                    {
+                        terminal.Out.WriteLine(Inv(
+                            $"step {step.Step}/{step.TotalSteps}  epoch {step.Epoch}  loss {step.Loss:0.0000}  lr {step.LearningRate:0.000e+00}  ")
+                            + Inv($"grad-norm {step.GradNorm:0.000}  {rate:0.00} samples/s  ETA {Terminal.FormatDuration(eta)}"));
+                    }
+                    terminal.Out.Flush();
+                    foreach (string a in step.Augmentations) terminal.Detail($"  augment: {a}");
+                    if (settings.SaveEvery is { } every && step.Step % every == 0 && step.Step < step.TotalSteps)
+                    {
+                        Save($"Saving step {step.Step} to {settings.OutDir}");
+                        if (settings.Json)
+                            terminal.Out.WriteLine(JsonSerializer.Serialize(
+                                new SavedLine("saved", settings.OutDir, step.Step, step.TotalSteps), JsonLine));
+                        terminal.Out.Flush();
+                    }
+                    advance(FormattableString.Invariant($"step {step.Step}  loss {step.Loss:0.0000}"));
+                }, interrupt.Token);
+            });
+        }
+        catch (OperationCanceledException) when (interrupt.IsCancellationRequested)
+        {
+            if (settings.Json)
+            {
+                terminal.Out.WriteLine(JsonSerializer.Serialize(new InterruptedLine("interrupted", tuner.StepsDone, tuner.TotalSteps,
+                    savedStep is null ? null : settings.OutDir, savedStep), JsonLine));
+                terminal.Out.Flush();
+            }
+            string where = savedStep is { } s
+                ? $"the last complete checkpoint is {settings.OutDir} (step {s})"
+                : $"no checkpoint was saved ({settings.OutDir} is as it was); --save-every N keeps one during a run";
+            throw new CliException(ExitCodes.Interrupted,
+                $"interrupted after step {tuner.StepsDone} of {tuner.TotalSteps}; {where}");
+        }
         double trainSeconds = trainClock.Elapsed.TotalSeconds;
 
-        terminal.Stage($"Saving {settings.OutDir}",
-            () => CliException.Guard(ExitCodes.OutputFailed, settings.OutDir, () =>
-            {
-                tuner.Save(settings.OutDir);
-                return 0;
-            }));
+        Save($"Saving {settings.OutDir}");
 
         double samplesPerSecond = samplesDone / Math.Max(trainSeconds, 1e-9);
         if (settings.Json)
@@ -265,8 +324,12 @@ public static class FinetuneCommand
         return path;
     }
 
-    /// <summary>The output folder must be creatable and writable, and must not be the source checkpoint (exit 6).</summary>
-    static void CheckOutput(string outDir, string checkpointDir)
+    /// <summary>
+    /// The output folder must not overlap the source checkpoint, must not be a file, must not exist unless
+    /// <paramref name="overwrite"/>, and its parent must be writable (exit code 6). Nothing is created yet: the
+    /// checkpoint is written into a temporary sibling and renamed into place when it is complete.
+    /// </summary>
+    static void CheckOutput(string outDir, string checkpointDir, bool overwrite)
     {
         string a = Path.TrimEndingDirectorySeparator(Path.GetFullPath(outDir));
         string b = Path.TrimEndingDirectorySeparator(Path.GetFullPath(checkpointDir));
@@ -275,13 +338,26 @@ public static class FinetuneCommand
             throw CliException.Output($"{outDir}: the output folder must not overlap the source checkpoint");
         if (File.Exists(outDir))
             throw CliException.Output($"{outDir}: exists and is a file, not a folder");
-        CliException.Guard(ExitCodes.OutputFailed, outDir, () =>
+        if (Directory.Exists(outDir) && !overwrite)
+            throw CliException.Output($"{outDir}: already exists; add --overwrite to replace it (whole, when the new one is complete)");
+        string parent = Path.GetDirectoryName(a)!;
+        for (string? p = parent; p is not null; p = Path.GetDirectoryName(p))
         {
-            Directory.CreateDirectory(outDir);
-            string probe = Path.Combine(outDir, ".write-test-" + Environment.ProcessId);
+            if (File.Exists(p))
+                throw CliException.Output($"{outDir}: {p} is a file, not a folder");
+            if (Directory.Exists(p))
+                break;
+        }
+        try
+        {
+            Directory.CreateDirectory(parent);
+            string probe = AtomicFile.TemporarySibling(a, "probe");
             File.WriteAllText(probe, "");
             File.Delete(probe);
-            return 0;
-        });
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw OutputFileException.From(outDir, e);
+        }
     }
 }

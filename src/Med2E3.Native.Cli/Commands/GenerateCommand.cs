@@ -160,8 +160,7 @@ public static class GenerateCommand
         int? maxNewTokens = settings.MaxNewTokens;
         if (settings.Demo)
         {
-            var (files, _) = terminal.Stage("Unpacking the embedded demo",
-                () => CliException.Guard(ExitCodes.NotAvailable, "embedded demo", () => DemoAssets.Extract()));
+            var (files, _) = terminal.Stage("Unpacking the embedded demo", CommonOptions.ExtractDemo);
             terminal.Note("Demo: a tiny Med-2E3 with RANDOM weights, embedded in med2e3. "
                 + "The pipeline is real; the generated text is meaningless.");
             checkpointDir = files.CheckpointDir;
@@ -197,8 +196,7 @@ public static class GenerateCommand
         var (source, readSeconds) = terminal.Stage($"Reading {Path.GetFileName(Path.TrimEndingDirectorySeparator(volumePath))}",
             () => VolumeInput.ReadFile(volumePath, volumeOptions));
         var (model, loadSeconds) = terminal.Stage($"Loading weights on {device}",
-            () => CliException.Guard(ExitCodes.Checkpoint, checkpointDir,
-                () => Med2E3Model.Load(checkpointDir, device, new Med2E3LoadOptions { BertVocabPath = bertVocab })));
+            () => Med2E3Model.Load(checkpointDir, device, new Med2E3LoadOptions { BertVocabPath = bertVocab }));
         using var _model = model;
         terminal.Detail($"checkpoint {checkpointDir}: compute dtype {model.DType}, llm_max_length {model.MaxLength}");
 
@@ -246,12 +244,8 @@ public static class GenerateCommand
 
         if (settings.ExplainPath is { } png)
         {
-            CliException.Guard(ExitCodes.OutputFailed, png, () =>
-            {
-                ExplainPicture.Render(input.Data, input.Depth, input.Height, input.Width, result.SliceScores, question,
-                    Printable(result.Text), png);
-                return 0;
-            });
+            ExplainPicture.Render(input.Data, input.Depth, input.Height, input.Width, result.SliceScores, question,
+                Printable(result.Text), png);
         }
 
         if (terminal.Json)

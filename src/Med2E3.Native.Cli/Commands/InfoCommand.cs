@@ -16,12 +16,11 @@ public static class InfoCommand
         {
             checkpoint,
         };
-        command.SetAction(parse =>
-            Run(parse.GetValue(checkpoint)?.FullName, parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error));
+        command.SetAction(parse => Run(parse.GetValue(checkpoint)?.FullName, parse.InvocationConfiguration.Output));
         return command;
     }
 
-    public static int Run(string? checkpointDir, TextWriter stdout, TextWriter stderr)
+    public static int Run(string? checkpointDir, TextWriter stdout)
     {
         var version = typeof(InfoCommand).Assembly.GetName().Version;
         stdout.WriteLine($"med2e3 {version?.ToString(3)}");
@@ -34,7 +33,7 @@ public static class InfoCommand
             stdout.WriteLine($"  {line}");
 
         if (checkpointDir is null) return ExitCodes.Ok;
-        return CheckpointInfo.Run(checkpointDir, stdout, stderr);
+        return CheckpointInfo.Run(checkpointDir, stdout);
     }
 
     static string CpuFeatures()

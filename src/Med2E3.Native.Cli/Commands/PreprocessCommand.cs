@@ -102,7 +102,7 @@ public static class PreprocessCommand
                 throw CliException.Checkpoint($"{dir}: checkpoint folder not found");
             if (!File.Exists(config))
                 throw CliException.Checkpoint($"{config}: not found (the 3D encoder's config gives the input size)");
-            imgSize = CliException.Guard(ExitCodes.Checkpoint, config, () => M3dClipConfig.Load(config).ImgSize);
+            imgSize = M3dClipConfig.Load(config).ImgSize;
         }
         else
         {
@@ -137,16 +137,16 @@ public static class PreprocessCommand
 
         var affine = Preprocess.InputAffine(sourceAffine, input.Crop, input.Depth, input.Height, input.Width);
         string kind = OutputKind(settings.OutPath)!;
-        terminal.Stage($"Writing {Path.GetFileName(settings.OutPath)}", () => CliException.Guard(ExitCodes.OutputFailed,
-            settings.OutPath, () =>
-            {
-                if (kind == "npy")
-                    NpyWriter.Write(settings.OutPath, data, 1, input.Depth, input.Height, input.Width);
-                else
-                    NiftiWriter.WriteWithAffine(settings.OutPath, data, input.Depth, input.Height, input.Width, affine,
-                        "Med2E3.Native model input", source.SourceAxisCodes ?? Orientation.CanonicalAxisCodes);
-                return 0;
-            }));
+        // Both writers go through a temporary sibling; a failure is an OutputFileException naming the file (exit 6).
+        terminal.Stage($"Writing {Path.GetFileName(settings.OutPath)}", () =>
+        {
+            if (kind == "npy")
+                NpyWriter.Write(settings.OutPath, data, 1, input.Depth, input.Height, input.Width);
+            else
+                NiftiWriter.WriteWithAffine(settings.OutPath, data, input.Depth, input.Height, input.Width, affine,
+                    "Med2E3.Native model input", source.SourceAxisCodes ?? Orientation.CanonicalAxisCodes);
+            return 0;
+        });
 
         foreach (string warning in warnings)
             terminal.Note($"warning: {warning}");

@@ -32,25 +32,30 @@ public static class VolumeInput
     /// <summary>
     /// Reads the file or folder (format, header, voxels, orientation): "FILE: problem", exit code 3; a DICOM folder
     /// with several series and no <c>--series</c> is a usage error (exit 2) that lists them. NaN or infinite voxels
-    /// are an error unless <c>--nan-to-zero</c>, which replaces them with 0 and warns.
+    /// are an error unless <c>--nan-to-zero</c>, which replaces them with 0 and warns. A volume with more voxels than
+    /// <c>--max-voxels</c> is refused from its header.
     /// </summary>
     public static Volume ReadFile(string path, VolumeOptions.Values options)
     {
         CheckExists(path);
         try
         {
-            return CliException.Guard(ExitCodes.BadInput, path, () => VolumeReader.Read(path, options.ReadOptions));
+            return VolumeReader.Read(path, options.ReadOptions);
         }
-        catch (CliException e) when (e.InnerException is DicomSeriesChoiceException choice)
+        catch (DicomSeriesChoiceException choice)
         {
             throw CliException.Usage(choice.Message.Replace(DicomSeriesChoiceException.LibraryHint, "pick one with --series UID|N",
                 StringComparison.Ordinal));
         }
-        catch (CliException e) when (e.Message.Contains("NonFinitePolicy.ReplaceWithZero", StringComparison.Ordinal))
+        catch (VolumeFormatException e) when (e.Problem.Contains("NonFinitePolicy.ReplaceWithZero", StringComparison.Ordinal))
         {
             // The reader's hint names its API; on the command line the same choice is --nan-to-zero.
-            throw CliException.BadInput(e.Message.Replace("read with NonFinitePolicy.ReplaceWithZero", "pass --nan-to-zero"),
-                e.InnerException);
+            throw CliException.BadInput(e.Message.Replace("read with NonFinitePolicy.ReplaceWithZero", "pass --nan-to-zero"), e);
+        }
+        catch (VolumeFormatException e) when (e.Problem.Contains("VolumeReadOptions.MaxVoxels", StringComparison.Ordinal))
+        {
+            // Likewise for the voxel cap: on the command line it is --max-voxels.
+            throw CliException.BadInput(e.Message.Replace("VolumeReadOptions.MaxVoxels", "--max-voxels"), e);
         }
     }
 
@@ -72,8 +77,7 @@ public static class VolumeInput
         if (imgSize.Count != 3 || imgSize.Any(n => n < 1))
             throw CliException.Checkpoint($"vision3d img_size [{string.Join(", ", imgSize)}] is not a (D, H, W) size");
         var preprocess = options.Preprocess(imgSize);
-        return CliException.Guard(ExitCodes.BadInput, volume.FilePath,
-            () => device is { } d ? Preprocess.Run(volume, d, preprocess) : Preprocess.Run(volume, preprocess));
+        return device is { } d ? Preprocess.Run(volume, d, preprocess) : Preprocess.Run(volume, preprocess);
     }
 
     /// <summary>

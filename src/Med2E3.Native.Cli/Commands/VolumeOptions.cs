@@ -8,7 +8,7 @@ namespace Med2E3.Native.Cli.Commands;
 /// <summary>
 /// The options of every command that reads a volume (generate, batch, finetune, bench, preprocess), declared once so
 /// that the same file becomes the same model input whichever command reads it: <c>--intensity</c>,
-/// <c>--window</c>, <c>--frame</c>, <c>--series</c>, <c>--nan-to-zero</c>.
+/// <c>--window</c>, <c>--frame</c>, <c>--series</c>, <c>--nan-to-zero</c>, <c>--max-voxels</c>.
 /// </summary>
 public sealed class VolumeOptions
 {
@@ -18,8 +18,9 @@ public sealed class VolumeOptions
     /// <param name="Frame">The frame of a 4-D NIfTI file, or null.</param>
     /// <param name="Series">The DICOM series (SeriesInstanceUID or number) of a folder holding several, or null.</param>
     /// <param name="NanToZero">Replace NaN or infinite voxels with 0 instead of refusing the file.</param>
+    /// <param name="MaxVoxels">The largest volume read, checked from the header (null: the reader's default).</param>
     public sealed record Values(IntensityMode Intensity, (float Lower, float Upper)? Window, int? Frame, string? Series,
-        bool NanToZero)
+        bool NanToZero, long? MaxVoxels = null)
     {
         /// <summary>No option given: read every file as the reference would.</summary>
         public static Values Default { get; } = new(IntensityMode.Auto, null, null, null, false);
@@ -30,6 +31,7 @@ public sealed class VolumeOptions
             NonFinite = NanToZero ? NonFinitePolicy.ReplaceWithZero : NonFinitePolicy.Error,
             Frame = Frame,
             Series = Series,
+            MaxVoxels = MaxVoxels ?? VolumeReadOptions.DefaultMaxVoxels,
         };
 
         /// <summary>
@@ -70,6 +72,9 @@ public sealed class VolumeOptions
     /// <summary><c>--nan-to-zero</c>.</summary>
     public Option<bool> NanToZero { get; } = CommonOptions.NanToZero();
 
+    /// <summary><c>--max-voxels N</c>.</summary>
+    public Option<long?> MaxVoxels { get; } = CommonOptions.MaxVoxels();
+
     /// <summary>Declares the options on <paramref name="command"/> and checks them together.</summary>
     public static VolumeOptions AddTo(Command command)
     {
@@ -79,6 +84,7 @@ public sealed class VolumeOptions
         command.Options.Add(o.Frame);
         command.Options.Add(o.Series);
         command.Options.Add(o.NanToZero);
+        command.Options.Add(o.MaxVoxels);
         command.Validators.Add(result =>
         {
             if (result.GetResult(o.Window) is not null && result.GetValue(o.Intensity) == "as-is")
@@ -98,7 +104,8 @@ public sealed class VolumeOptions
         parse.GetValue(Window),
         parse.GetValue(Frame),
         parse.GetValue(Series),
-        parse.GetValue(NanToZero));
+        parse.GetValue(NanToZero),
+        parse.GetValue(MaxVoxels));
 
     static Option<string> IntensityOption()
     {

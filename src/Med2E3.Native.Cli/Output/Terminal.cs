@@ -36,7 +36,8 @@ public sealed class Terminal
 
     public static Terminal Create(TextWriter stdout, TextWriter stderr, bool json, bool verbose)
     {
-        bool interactive = ReferenceEquals(stdout, Console.Out) && ReferenceEquals(stderr, Console.Error)
+        bool isConsole = ReferenceEquals(stdout, Console.Out) || stdout is StdoutWriter { Inner: var inner } && ReferenceEquals(inner, Console.Out);
+        bool interactive = isConsole && ReferenceEquals(stderr, Console.Error)
             && !Console.IsOutputRedirected && !Console.IsErrorRedirected && !json
             && Environment.GetEnvironmentVariable("TERM") is not "dumb";
         IAnsiConsole? fancy = interactive

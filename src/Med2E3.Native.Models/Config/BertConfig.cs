@@ -1,3 +1,4 @@
+using System.Globalization;
 using Med2E3.Native.Models.Weights;
 
 namespace Med2E3.Native.Models.Config;
@@ -55,6 +56,11 @@ public sealed record BertConfig
         }
         WeightTensor words = Need("embeddings.word_embeddings.weight", 2);
         int hidden = words.Shape[1];
+        if (words.Shape[0] < 1 || hidden < 1 || hidden > ConfigLimits.MaxWidth)
+        {
+            throw new CheckpointFormatException(weights.Source,
+                $"BERT word embeddings {words.ShapeString}: an empty vocabulary or a width outside 1 to {ConfigLimits.MaxWidth}");
+        }
         var layers = new SortedSet<int>();
         string layerPrefix = prefix + "encoder.layer.";
         foreach (string key in weights.Keys)
@@ -63,22 +69,29 @@ public sealed record BertConfig
             {
                 string rest = key[layerPrefix.Length..];
                 int dot = rest.IndexOf('.');
-                if (dot > 0 && int.TryParse(rest[..dot], out int i) && i >= 0)
+                if (dot > 0 && int.TryParse(rest[..dot], NumberStyles.None, CultureInfo.InvariantCulture, out int i))
                 {
                     layers.Add(i);
                 }
             }
         }
-        if (layers.Count == 0 || layers.Min != 0 || layers.Max != layers.Count - 1)
+        if (layers.Count == 0 || layers.Min != 0 || layers.Max != layers.Count - 1 || layers.Count > ConfigLimits.MaxLayers)
         {
+            string found = layers.Count <= 20 ? string.Join(",", layers) : $"{layers.Count} indices from {layers.Min} to {layers.Max}";
             throw new CheckpointFormatException(weights.Source,
-                $"BERT layers under '{layerPrefix}' are not numbered 0..n-1 (found {string.Join(",", layers)})");
+                $"BERT layers under '{layerPrefix}' are not numbered 0..n-1 with n ≤ {ConfigLimits.MaxLayers} (found {found})");
         }
         int heads = numAttentionHeads ?? (hidden % 64 == 0 ? hidden / 64 : 0);
         if (heads <= 0 || hidden % heads != 0)
         {
             throw new CheckpointFormatException(weights.Source,
                 $"BERT width {hidden} is not a multiple of 64; give the head count explicitly");
+        }
+        int Rows(string key)
+        {
+            WeightTensor t = Need(key, 2);
+            return t.Shape[0] >= 1 ? t.Shape[0]
+                : throw new CheckpointFormatException(weights.Source, $"BERT tensor '{prefix + key}' has shape {t.ShapeString}");
         }
         return new BertConfig
         {
@@ -87,9 +100,9 @@ public sealed record BertConfig
             HiddenSize = hidden,
             NumHiddenLayers = layers.Count,
             NumAttentionHeads = heads,
-            IntermediateSize = Need("encoder.layer.0.intermediate.dense.weight", 2).Shape[0],
-            MaxPositionEmbeddings = Need("embeddings.position_embeddings.weight", 2).Shape[0],
-            TypeVocabSize = Need("embeddings.token_type_embeddings.weight", 2).Shape[0],
+            IntermediateSize = Rows("encoder.layer.0.intermediate.dense.weight"),
+            MaxPositionEmbeddings = Rows("embeddings.position_embeddings.weight"),
+            TypeVocabSize = Rows("embeddings.token_type_embeddings.weight"),
             HeadsAssumed = numAttentionHeads is null,
         };
     }

@@ -1,3 +1,5 @@
+using Med2E3.Native.Models.Files;
+
 namespace Med2E3.Native.Models.Config;
 
 /// <summary>The M3D-CLIP config (<c>vision3d_model/config.json</c>): the 3D ViT and the text side.</summary>
@@ -43,51 +45,63 @@ public sealed record M3dClipConfig
 
     public static M3dClipConfig Load(string path) => From(ConfigJson.Load(path));
 
+    /// <summary>
+    /// Reads and checks the config: sizes in range, each patch side dividing the volume side, the heads dividing the
+    /// width, at most <see cref="ConfigLimits.MaxInputVoxels"/> input voxels.
+    /// </summary>
+    /// <exception cref="Weights.CheckpointConfigException">A field is missing, mistyped or out of its range.</exception>
     public static M3dClipConfig From(ConfigJson j)
     {
         int spatial = j.Int("spatial_dims", 3);
         if (spatial != 3)
         {
-            throw j.Invalid("spatial_dims", $"{spatial} is not supported (3)");
+            throw j.OutOfRange("spatial_dims", spatial, "3");
         }
+        int[] img = j.IntArray("img_size", 3, 1, ConfigLimits.MaxImageSide);
+        if ((long)img[0] * img[1] * img[2] > ConfigLimits.MaxInputVoxels)
+        {
+            throw j.OutOfRange("img_size", null, $"at most {ConfigLimits.MaxInputVoxels} voxels in all");
+        }
+        int[] patch = j.IntArray("patch_size", 3, 1, ConfigLimits.MaxImageSide);
+        for (int i = 0; i < 3; i++)
+        {
+            if (patch[i] > img[i] || img[i] % patch[i] != 0)
+            {
+                throw j.OutOfRange("patch_size", null, $"each side a divisor of img_size [{string.Join(", ", img)}]");
+            }
+        }
+        int hidden = j.Int("hidden_size", 1, ConfigLimits.MaxWidth);
+        int heads = j.Heads("num_heads", hidden);
         return new M3dClipConfig
         {
             SourcePath = j.FilePath,
-            ImgSize = j.IntArray("img_size", 3),
-            PatchSize = j.IntArray("patch_size", 3),
-            HiddenSize = j.Int("hidden_size"),
-            MlpDim = j.Int("mlp_dim"),
-            NumLayers = j.Int("num_layers"),
-            NumHeads = j.Int("num_heads"),
-            InChannels = j.Int("in_channels", 1),
+            ImgSize = img,
+            PatchSize = patch,
+            HiddenSize = hidden,
+            MlpDim = j.Int("mlp_dim", 1, ConfigLimits.MaxWidth),
+            NumLayers = j.Int("num_layers", 1, ConfigLimits.MaxLayers),
+            NumHeads = heads,
+            InChannels = j.Int("in_channels", 1, 1, ConfigLimits.MaxChannels),
             PosEmbed = j.String("pos_embed", "perceptron"),
             SpatialDims = spatial,
-            MaxTextLen = j.OptionalInt("max_text_len"),
-            VocabSize = j.OptionalInt("vocab_size"),
+            MaxTextLen = j.OptionalInt("max_text_len", 1, ConfigLimits.MaxPositions),
+            VocabSize = j.OptionalInt("vocab_size", 1, ConfigLimits.MaxVocab),
             LanguageModelNameOrPath = j.OptionalString("language_model_name_or_path"),
         };
     }
 
+    /// <summary>Settings this library cannot run (sizes and ranges are checked by <see cref="From"/>).</summary>
     public IReadOnlyList<string> Validate()
     {
         var p = new List<string>();
-        void Check(bool ok, string problem)
+        if (PosEmbed != "perceptron")
         {
-            if (!ok)
-            {
-                p.Add($"{SourcePath}: {problem}");
-            }
+            p.Add($"{SourcePath}: field 'pos_embed': {InputText.Quote(PosEmbed)} is not supported (perceptron)");
         }
-        Check(ImgSize.All(x => x > 0) && PatchSize.All(x => x > 0) && HiddenSize > 0 && MlpDim > 0 &&
-              NumLayers > 0 && NumHeads > 0 && InChannels > 0, "sizes must be positive");
-        Check(NumHeads > 0 && HiddenSize % NumHeads == 0,
-            $"hidden_size {HiddenSize} is not divisible by num_heads {NumHeads}");
-        for (int i = 0; i < 3; i++)
+        if (InChannels != 1)
         {
-            Check(PatchSize[i] > 0 && ImgSize[i] % PatchSize[i] == 0,
-                $"img_size[{i}] {ImgSize[i]} is not divisible by patch_size[{i}] {PatchSize[i]}");
+            p.Add($"{SourcePath}: field 'in_channels': {InChannels} is not supported (1)");
         }
-        Check(PosEmbed == "perceptron", $"pos_embed '{PosEmbed}' is not supported (perceptron)");
         return p;
     }
 }

@@ -1,3 +1,4 @@
+using Med2E3.Native.Models.Files;
 using Med2E3.Native.Models.Weights;
 
 namespace Med2E3.Native.Models.Config;
@@ -8,8 +9,10 @@ public sealed record ConnectorArgs(int? InputDim, int? OutputDim, int[]? ImgSize
 {
     internal static ConnectorArgs? From(ConfigJson? j) => j is null
         ? null
-        : new ConnectorArgs(j.OptionalInt("input_dim"), j.OptionalInt("output_dim"), j.OptionalIntArray("img_size"),
-            j.OptionalIntArray("patch_size"), j.OptionalString("connector_type"));
+        : new ConnectorArgs(j.OptionalInt("input_dim", 1, ConfigLimits.MaxWidth),
+            j.OptionalInt("output_dim", 1, ConfigLimits.MaxWidth),
+            j.OptionalIntArray("img_size", 1, ConfigLimits.MaxImageSide),
+            j.OptionalIntArray("patch_size", 1, ConfigLimits.MaxImageSide), j.OptionalString("connector_type"));
 }
 
 /// <summary>
@@ -55,20 +58,20 @@ public sealed record Med2E3Args
         Json = j,
         ExpId = j.OptionalInt("exp_id"),
         LlmType = j.String("llm_type", "phi3"),
-        LlmMaxLength = j.Int("llm_max_length"),
+        LlmMaxLength = j.Int("llm_max_length", 1, ConfigLimits.MaxPositions),
         LlmPaddingSide = j.String("llm_padding_side", "right"),
         ConvVersion = j.OptionalString("conv_version"),
         Vision2DModelType = j.String("vision2d_model_type", "siglip"),
-        Vision2DSelectLayer = j.Int("vision2d_model_select_layer"),
+        Vision2DSelectLayer = j.Int("vision2d_model_select_layer", -ConfigLimits.MaxLayers, ConfigLimits.MaxLayers),
         Vision2DSelectFeature = j.String("vision2d_model_select_feature"),
         Vision2DConnectorType = j.String("vision2d_connector_type"),
         Vision3DModelType = j.String("vision3d_model_type", "m3d"),
-        Vision3DSelectLayer = j.Int("vision3d_model_select_layer"),
+        Vision3DSelectLayer = j.Int("vision3d_model_select_layer", -ConfigLimits.MaxLayers, ConfigLimits.MaxLayers),
         Vision3DSelectFeature = j.String("vision3d_model_select_feature"),
         Vision3DConnectorType = j.String("vision3d_connector_type"),
         TokenizerNameOrPath = j.OptionalString("tokenizer_name_or_path"),
         TokenizerUseFast = j.Bool("tokenizer_use_fast", false),
-        HiddenSize = j.OptionalInt("hidden_size"),
+        HiddenSize = j.OptionalInt("hidden_size", 1, ConfigLimits.MaxWidth),
         Vision2DConnector = ConnectorArgs.From(j.Object("vision2d_connector_config")),
         Vision3DConnector = ConnectorArgs.From(j.Object("vision3d_connector_config")),
     };
@@ -84,21 +87,20 @@ public sealed record Med2E3Args
                 p.Add($"{SourcePath}: field '{field}': {problem}");
             }
         }
-        Check(LlmType == "phi3", "llm_type", $"'{LlmType}' is not supported (phi3 only)");
-        Check(Vision2DModelType == "siglip", "vision2d_model_type", $"'{Vision2DModelType}' is not supported (siglip)");
-        Check(Vision3DModelType == "m3d", "vision3d_model_type", $"'{Vision3DModelType}' is not supported (m3d)");
+        Check(LlmType == "phi3", "llm_type", $"{InputText.Quote(LlmType)} is not supported (phi3 only)");
+        Check(Vision2DModelType == "siglip", "vision2d_model_type", $"{InputText.Quote(Vision2DModelType)} is not supported (siglip)");
+        Check(Vision3DModelType == "m3d", "vision3d_model_type", $"{InputText.Quote(Vision3DModelType)} is not supported (m3d)");
         Check(Vision2DConnectorType == Mlp2xGelu, "vision2d_connector_type",
-            $"'{Vision2DConnectorType}' is not supported ({Mlp2xGelu})");
+            $"{InputText.Quote(Vision2DConnectorType)} is not supported ({Mlp2xGelu})");
         Check(Vision3DConnectorType == SpatialPoolingScore15, "vision3d_connector_type",
-            $"'{Vision3DConnectorType}' is not supported ({SpatialPoolingScore15})");
+            $"{InputText.Quote(Vision3DConnectorType)} is not supported ({SpatialPoolingScore15})");
         Check(Vision2DSelectLayer == -1, "vision2d_model_select_layer", $"{Vision2DSelectLayer} is not supported (-1)");
         Check(Vision3DSelectLayer == -1, "vision3d_model_select_layer", $"{Vision3DSelectLayer} is not supported (-1)");
         Check(Vision2DSelectFeature == "cls_patch", "vision2d_model_select_feature",
-            $"'{Vision2DSelectFeature}' is not supported (cls_patch)");
+            $"{InputText.Quote(Vision2DSelectFeature)} is not supported (cls_patch)");
         Check(Vision3DSelectFeature == "patch", "vision3d_model_select_feature",
-            $"'{Vision3DSelectFeature}' is not supported (patch)");
-        Check(LlmMaxLength > 0, "llm_max_length", $"{LlmMaxLength} must be positive");
-        Check(LlmPaddingSide is "right" or "left", "llm_padding_side", $"'{LlmPaddingSide}' is not right or left");
+            $"{InputText.Quote(Vision3DSelectFeature)} is not supported (patch)");
+        Check(LlmPaddingSide is "right" or "left", "llm_padding_side", $"{InputText.Quote(LlmPaddingSide)} is not right or left");
         return p;
     }
 }

@@ -1,3 +1,5 @@
+using Med2E3.Native.Models.Files;
+
 namespace Med2E3.Native.Models.Config;
 
 /// <summary>LongRoPE ("longrope", or "su" in older Phi-3 revisions) scaling factors.</summary>
@@ -74,22 +76,33 @@ public sealed record Phi3Config
     public static Phi3Config Load(string path) => From(ConfigJson.Load(path));
 
     /// <summary>
-    /// Reads the config. LongRoPE may be given as <c>rope_scaling</c> (older transformers) or
-    /// <c>rope_parameters</c> (newer), with <c>rope_theta</c> and <c>original_max_position_embeddings</c> either at
-    /// the top level or inside that object.
+    /// Reads and checks the config: every size in its range (<see cref="ConfigLimits"/>), the heads dividing the
+    /// widths, the rotary dimension even, the LongRoPE factor lists of the right length, the epsilon, theta and
+    /// factors finite and positive, the special token ids inside the vocabulary. LongRoPE may be given as
+    /// <c>rope_scaling</c> (older transformers) or <c>rope_parameters</c> (newer), with <c>rope_theta</c> and
+    /// <c>original_max_position_embeddings</c> either at the top level or inside that object.
     /// </summary>
+    /// <exception cref="Weights.CheckpointConfigException">A field is missing, mistyped or out of its range.</exception>
     public static Phi3Config From(ConfigJson j)
     {
-        int hidden = j.Int("hidden_size");
-        int heads = j.Int("num_attention_heads");
-        if (heads <= 0)
-        {
-            throw j.Invalid("num_attention_heads", $"{heads} must be positive");
-        }
-        int? headDim = j.OptionalInt("head_dim");
+        int vocab = j.Int("vocab_size", 1, ConfigLimits.MaxVocab);
+        int hidden = j.Int("hidden_size", 1, ConfigLimits.MaxWidth);
+        int heads = j.Int("num_attention_heads", 1, ConfigLimits.MaxWidth);
+        int? headDim = j.OptionalInt("head_dim", 1, ConfigLimits.MaxHeadDim);
         if (headDim is null && hidden % heads != 0)
         {
-            throw j.Invalid("hidden_size", $"{hidden} is not divisible by num_attention_heads {heads}");
+            throw j.OutOfRange("num_attention_heads", heads, $"a divisor of hidden_size {hidden} (or give head_dim)");
+        }
+        int dh = headDim ?? hidden / heads;
+        if (dh > ConfigLimits.MaxHeadDim)
+        {
+            throw j.OutOfRange("num_attention_heads", heads,
+                $"at least hidden_size / {ConfigLimits.MaxHeadDim} (head width {dh} is more than {ConfigLimits.MaxHeadDim})");
+        }
+        int kvHeads = j.Int("num_key_value_heads", heads, 1, heads);
+        if (heads % kvHeads != 0)
+        {
+            throw j.OutOfRange("num_key_value_heads", kvHeads, $"a divisor of num_attention_heads {heads}");
         }
         ConfigJson? rope = j.Object("rope_scaling");
         string ropeField = "rope_scaling";
@@ -98,19 +111,42 @@ public sealed record Phi3Config
             rope = j.Object("rope_parameters");
             ropeField = "rope_parameters";
         }
-        double theta = j.OptionalDouble("rope_theta") ?? rope?.OptionalDouble("rope_theta") ?? 10000.0;
-        double partial = j.OptionalDouble("partial_rotary_factor") ?? rope?.OptionalDouble("partial_rotary_factor") ?? 1.0;
-        int maxPos = j.Int("max_position_embeddings");
-        int? originalMax = j.OptionalInt("original_max_position_embeddings") ??
-                           rope?.OptionalInt("original_max_position_embeddings");
+        const string thetaRange = "a number from 1 to 1e12";
+        static bool IsTheta(double t) => t >= 1 && t <= 1e12;
+        double theta = j.OptionalNumber("rope_theta", IsTheta, thetaRange)
+                       ?? rope?.OptionalNumber("rope_theta", IsTheta, thetaRange) ?? 10000.0;
+        const string partialRange = "a number > 0 and ≤ 1";
+        static bool IsPartial(double p) => p > 0 && p <= 1;
+        double partial = j.OptionalNumber("partial_rotary_factor", IsPartial, partialRange)
+                         ?? rope?.OptionalNumber("partial_rotary_factor", IsPartial, partialRange) ?? 1.0;
+        int rotary = (int)(dh * partial);
+        if (rotary < 2 || rotary % 2 != 0)
+        {
+            throw j.OutOfRange(j.Has("partial_rotary_factor") ? "partial_rotary_factor" : "head_dim", partial,
+                $"a value that makes the rotary width head_dim {dh} × partial_rotary_factor an even number ≥ 2 (it is {rotary})");
+        }
+        int maxPos = j.Int("max_position_embeddings", 1, ConfigLimits.MaxPositions);
+        int? originalMax = j.OptionalInt("original_max_position_embeddings", 1, ConfigLimits.MaxPositions) ??
+                           rope?.OptionalInt("original_max_position_embeddings", 1, ConfigLimits.MaxPositions);
         LongRopeScaling? scaling = null;
         if (rope is not null)
         {
             string type = rope.OptionalString("rope_type") ?? rope.OptionalString("type") ?? "default";
             if (type is "longrope" or "su")
             {
-                scaling = new LongRopeScaling(type, rope.DoubleArray("short_factor"), rope.DoubleArray("long_factor"),
-                    rope.OptionalDouble("attention_factor"));
+                const string factorRange = "a number > 0 and ≤ 1e6";
+                static bool IsFactor(double f) => f > 0 && f <= 1e6;
+                double[] shortFactor = rope.DoubleArray("short_factor", ConfigLimits.MaxHeadDim, IsFactor, factorRange);
+                double[] longFactor = rope.DoubleArray("long_factor", ConfigLimits.MaxHeadDim, IsFactor, factorRange);
+                foreach ((string name, double[] f) in new[] { ("short_factor", shortFactor), ("long_factor", longFactor) })
+                {
+                    if (f.Length != rotary / 2)
+                    {
+                        throw rope.Invalid(name, $"{f.Length} values; allowed: rotary width / 2 = {rotary / 2}");
+                    }
+                }
+                scaling = new LongRopeScaling(type, shortFactor, longFactor,
+                    rope.OptionalNumber("attention_factor", a => a > 0 && a <= 1e3, "a number > 0 and ≤ 1000"));
                 if (originalMax is null)
                 {
                     throw j.Invalid("original_max_position_embeddings",
@@ -119,36 +155,44 @@ public sealed record Phi3Config
             }
             else if (type != "default")
             {
-                throw j.Invalid(ropeField, $"RoPE type '{type}' is not supported (longrope, su or default)");
+                throw rope.Invalid(rope.Has("rope_type") ? "rope_type" : "type",
+                    $"{InputText.Quote(type)} is not supported; allowed: longrope, su or default");
             }
+        }
+        int[] eos = j.IntOrIntArray("eos_token_id", 0, vocab - 1);
+        if (eos.Length == 0)
+        {
+            throw j.Invalid("eos_token_id", $"required but missing; allowed: a token id or a list of ids, each 0 to {vocab - 1}");
         }
         return new Phi3Config
         {
             SourcePath = j.FilePath,
-            VocabSize = j.Int("vocab_size"),
+            VocabSize = vocab,
             HiddenSize = hidden,
-            IntermediateSize = j.Int("intermediate_size"),
-            NumHiddenLayers = j.Int("num_hidden_layers"),
+            IntermediateSize = j.Int("intermediate_size", 1, ConfigLimits.MaxWidth),
+            NumHiddenLayers = j.Int("num_hidden_layers", 1, ConfigLimits.MaxLayers),
             NumAttentionHeads = heads,
-            NumKeyValueHeads = j.Int("num_key_value_heads", heads),
-            HeadDim = headDim ?? hidden / heads,
+            NumKeyValueHeads = kvHeads,
+            HeadDim = dh,
             HiddenAct = j.String("hidden_act", "silu"),
             MaxPositionEmbeddings = maxPos,
             OriginalMaxPositionEmbeddings = originalMax ?? maxPos,
-            RmsNormEps = j.Double("rms_norm_eps", 1e-5),
+            RmsNormEps = j.Number("rms_norm_eps", 1e-5, ConfigLimits.IsEpsilon, ConfigLimits.EpsilonRange),
             RopeTheta = theta,
             PartialRotaryFactor = partial,
             RopeScaling = scaling,
-            BosTokenId = j.OptionalInt("bos_token_id"),
-            EosTokenIds = j.IntOrIntArray("eos_token_id"),
-            PadTokenId = j.OptionalInt("pad_token_id"),
+            BosTokenId = j.OptionalInt("bos_token_id", 0, vocab - 1),
+            EosTokenIds = eos,
+            PadTokenId = j.OptionalInt("pad_token_id", 0, vocab - 1),
             TieWordEmbeddings = j.Bool("tie_word_embeddings", false),
             AttentionBias = j.Bool("attention_bias", false),
-            SlidingWindow = j.OptionalInt("sliding_window"),
+            SlidingWindow = j.OptionalInt("sliding_window", 1, ConfigLimits.MaxPositions),
         };
     }
 
-    /// <summary>Settings this library cannot run, as one-line problems.</summary>
+    /// <summary>
+    /// Settings this library cannot run, as one-line problems (sizes and ranges are checked by <see cref="From"/>).
+    /// </summary>
     public IReadOnlyList<string> Validate()
     {
         var p = new List<string>();
@@ -159,23 +203,8 @@ public sealed record Phi3Config
                 p.Add($"{SourcePath}: {problem}");
             }
         }
-        Check(VocabSize > 0 && HiddenSize > 0 && IntermediateSize > 0 && NumHiddenLayers > 0 && HeadDim > 0,
-            "sizes must be positive");
-        Check(NumKeyValueHeads > 0 && NumAttentionHeads % NumKeyValueHeads == 0,
-            $"num_attention_heads {NumAttentionHeads} is not a multiple of num_key_value_heads {NumKeyValueHeads}");
-        Check(HiddenAct == "silu", $"hidden_act '{HiddenAct}' is not supported (silu)");
-        Check(!AttentionBias, "attention_bias true is not supported");
-        Check(RotaryDim % 2 == 0 && RotaryDim <= HeadDim, $"rotary dim {RotaryDim} must be even and ≤ head_dim");
-        if (RopeScaling is { } s)
-        {
-            Check(s.ShortFactor.Length == RotaryDim / 2,
-                $"rope short_factor has {s.ShortFactor.Length} values, expected rotary dim / 2 = {RotaryDim / 2}");
-            Check(s.LongFactor.Length == RotaryDim / 2,
-                $"rope long_factor has {s.LongFactor.Length} values, expected rotary dim / 2 = {RotaryDim / 2}");
-            Check(s.ShortFactor.Concat(s.LongFactor).All(f => f > 0 && double.IsFinite(f)),
-                "rope factors must be positive");
-            Check(OriginalMaxPositionEmbeddings > 0, "original_max_position_embeddings must be positive");
-        }
+        Check(HiddenAct == "silu", $"field 'hidden_act': {InputText.Quote(HiddenAct)} is not supported (silu)");
+        Check(!AttentionBias, "field 'attention_bias': true is not supported");
         return p;
     }
 }

@@ -1,3 +1,5 @@
+using Med2E3.Native.Models.Files;
+
 namespace Med2E3.Native.Models.Config;
 
 /// <summary>The SigLIP vision tower config (<c>vision2d_model/config.json</c>).</summary>
@@ -24,42 +26,45 @@ public sealed record SiglipVisionConfig
 
     public static SiglipVisionConfig Load(string path) => From(ConfigJson.Load(path));
 
-    /// <summary>Reads a vision config; a full SigLIP config is accepted too (its <c>vision_config</c> is used).</summary>
+    /// <summary>
+    /// Reads and checks a vision config (a full SigLIP config is accepted too: its <c>vision_config</c> is used):
+    /// sizes in range, the heads dividing the width, the patch size dividing the image size, a usable epsilon.
+    /// </summary>
+    /// <exception cref="Weights.CheckpointConfigException">A field is missing, mistyped or out of its range.</exception>
     public static SiglipVisionConfig From(ConfigJson j)
     {
         j = j.Object("vision_config") ?? j;
+        int hidden = j.Int("hidden_size", 1, ConfigLimits.MaxWidth);
+        int heads = j.Heads("num_attention_heads", hidden);
+        int image = j.Int("image_size", 1, ConfigLimits.MaxImageSide);
+        int patch = j.Int("patch_size", 1, image);
+        if (image % patch != 0)
+        {
+            throw j.OutOfRange("patch_size", patch, $"a divisor of image_size {image}");
+        }
         return new SiglipVisionConfig
         {
             SourcePath = j.FilePath,
-            HiddenSize = j.Int("hidden_size"),
-            IntermediateSize = j.Int("intermediate_size"),
-            NumHiddenLayers = j.Int("num_hidden_layers"),
-            NumAttentionHeads = j.Int("num_attention_heads"),
-            NumChannels = j.Int("num_channels", 3),
-            ImageSize = j.Int("image_size"),
-            PatchSize = j.Int("patch_size"),
+            HiddenSize = hidden,
+            IntermediateSize = j.Int("intermediate_size", 1, ConfigLimits.MaxWidth),
+            NumHiddenLayers = j.Int("num_hidden_layers", 1, ConfigLimits.MaxLayers),
+            NumAttentionHeads = heads,
+            NumChannels = j.Int("num_channels", 3, 1, ConfigLimits.MaxChannels),
+            ImageSize = image,
+            PatchSize = patch,
             HiddenAct = j.String("hidden_act", "gelu_pytorch_tanh"),
-            LayerNormEps = j.Double("layer_norm_eps", 1e-6),
+            LayerNormEps = j.Number("layer_norm_eps", 1e-6, ConfigLimits.IsEpsilon, ConfigLimits.EpsilonRange),
         };
     }
 
+    /// <summary>Settings this library cannot run (sizes and ranges are checked by <see cref="From"/>).</summary>
     public IReadOnlyList<string> Validate()
     {
         var p = new List<string>();
-        void Check(bool ok, string problem)
+        if (HiddenAct != "gelu_pytorch_tanh")
         {
-            if (!ok)
-            {
-                p.Add($"{SourcePath}: {problem}");
-            }
+            p.Add($"{SourcePath}: field 'hidden_act': {InputText.Quote(HiddenAct)} is not supported (gelu_pytorch_tanh)");
         }
-        Check(HiddenSize > 0 && IntermediateSize > 0 && NumHiddenLayers > 0 && NumAttentionHeads > 0 &&
-              ImageSize > 0 && PatchSize > 0 && NumChannels > 0, "sizes must be positive");
-        Check(NumAttentionHeads > 0 && HiddenSize % NumAttentionHeads == 0,
-            $"hidden_size {HiddenSize} is not divisible by num_attention_heads {NumAttentionHeads}");
-        Check(PatchSize > 0 && ImageSize % PatchSize == 0,
-            $"image_size {ImageSize} is not divisible by patch_size {PatchSize}");
-        Check(HiddenAct == "gelu_pytorch_tanh", $"hidden_act '{HiddenAct}' is not supported (gelu_pytorch_tanh)");
         return p;
     }
 }

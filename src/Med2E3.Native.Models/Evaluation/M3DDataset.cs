@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Med2E3.Native.Models.Tokenizer;
+using Med2E3.Native.Models.Files;
 
 namespace Med2E3.Native.Models.Evaluation;
 
@@ -42,8 +43,16 @@ public static class M3DDataset
     /// <summary>Writes <c>[{"idx": i, "outputs": text}, …]</c>, the format of the reference inference.</summary>
     public static void WriteOutputs(string path, IReadOnlyList<string> outputs)
     {
-        using var stream = File.Create(path);
-        using var w = new Utf8JsonWriter(stream);
+        using PendingFile file = AtomicFile.Begin(path);
+        using (var w = new Utf8JsonWriter(file.Stream))
+        {
+            WriteOutputs(w, outputs);
+        }
+        file.Commit();
+    }
+
+    private static void WriteOutputs(Utf8JsonWriter w, IReadOnlyList<string> outputs)
+    {
         w.WriteStartArray();
         for (int i = 0; i < outputs.Count; i++)
         {
@@ -85,18 +94,10 @@ public static class M3DDataset
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new M3DDataException(path, $"cannot read the file ({e.Message})", e);
+            throw new M3DDataException(path, $"cannot read the file ({InputText.OneLine(e.Message)})", e);
         }
 
-        JsonDocument doc;
-        try
-        {
-            doc = JsonDocument.Parse(bytes);
-        }
-        catch (JsonException e)
-        {
-            throw new M3DDataException(path, $"invalid JSON ({e.Message})", e);
-        }
+        JsonDocument doc = JsonText.Parse(bytes, default, problem => new M3DDataException(path, problem));
 
         if (doc.RootElement.ValueKind != JsonValueKind.Array)
         {

@@ -1,13 +1,11 @@
 using System.Text.Json;
+using Med2E3.Native.Models.Files;
 using Med2E3.Native.Models.Weights;
 
 namespace Med2E3.Native.Models.Golden;
 
 /// <summary>A golden fixture folder is missing a file or a field, or a file is malformed.</summary>
-public sealed class GoldenFixtureException(string path, string problem) : Exception($"{path}: {problem}")
-{
-    public string FilePath { get; } = path;
-}
+public sealed class GoldenFixtureException(string path, string problem) : InputFileException(path, problem);
 
 /// <summary>
 /// A golden fixture in the layout of <c>tests/data/med2e3-tiny</c>: <c>checkpoint/</c> (the released checkpoint
@@ -47,7 +45,9 @@ public sealed class GoldenFixture
     public string TrainingPrompt => String("training_prompt");
 
     /// <summary>New tokens of the golden greedy generation (fixture.json max_new_tokens).</summary>
-    public int MaxNewTokens => _meta.TryGetProperty("max_new_tokens", out var e) ? e.GetInt32() : Golden["output.generated_ids"].Shape[0];
+    public int MaxNewTokens => !_meta.TryGetProperty("max_new_tokens", out var e) ? Golden["output.generated_ids"].Shape[0]
+        : e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out int n) && n > 0 ? n
+        : throw new GoldenFixtureException(MetaPath, $"field 'max_new_tokens' is {InputText.Json(e)}; allowed: a positive integer");
 
     /// <summary>Opens <paramref name="directory"/>; a missing file throws <see cref="GoldenFixtureException"/>.</summary>
     public static GoldenFixture Open(string directory)
@@ -71,17 +71,13 @@ public sealed class GoldenFixture
         {
             throw new GoldenFixtureException(Path.Combine(root, "checkpoint"), "checkpoint folder not found");
         }
-        JsonElement json;
-        try
+        byte[] bytes = FileBytes.Read(meta, 64L << 20, "a fixture file", problem => new GoldenFixtureException(meta, problem));
+        using var doc = JsonText.Parse(bytes, default, problem => new GoldenFixtureException(meta, problem));
+        if (doc.RootElement.ValueKind != JsonValueKind.Object)
         {
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(meta));
-            json = doc.RootElement.Clone();
+            throw new GoldenFixtureException(meta, "not a JSON object");
         }
-        catch (JsonException e)
-        {
-            throw new GoldenFixtureException(meta, "not valid JSON: " + e.Message);
-        }
-        return new GoldenFixture(root, SafetensorsReader.Read(golden), json);
+        return new GoldenFixture(root, SafetensorsReader.Read(golden), doc.RootElement.Clone());
     }
 
     /// <summary>A checkpoint folder in the release layout (what a fixture's checkpoint/ holds): llm/ and vision3d_model/.</summary>
@@ -103,21 +99,26 @@ public sealed class GoldenFixture
     public IReadOnlyList<(string Text, int[] Ids)> IdTable(string name)
     {
         if (!TryTable(name, out var table)) return [];
-        return [.. table.EnumerateObject().Select(p => (p.Name, p.Value.EnumerateArray().Select(v => v.GetInt32()).ToArray()))];
+        return [.. table.EnumerateObject().Select(p => (p.Name,
+            p.Value.ValueKind == JsonValueKind.Array && p.Value.EnumerateArray().All(v => v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out _))
+                ? p.Value.EnumerateArray().Select(v => v.GetInt32()).ToArray()
+                : throw new GoldenFixtureException(MetaPath, $"tokenizers.{name}[{InputText.Quote(p.Name)}] is not a list of integers")))];
     }
 
     /// <summary>The tokenizer table <paramref name="name"/> (string → string) of fixture.json, in file order.</summary>
     public IReadOnlyList<(string Text, string Value)> StringTable(string name)
     {
         if (!TryTable(name, out var table)) return [];
-        return [.. table.EnumerateObject().Select(p => (p.Name, p.Value.GetString() ?? ""))];
+        return [.. table.EnumerateObject().Select(p => (p.Name, p.Value.ValueKind == JsonValueKind.String
+            ? p.Value.GetString()!
+            : throw new GoldenFixtureException(MetaPath, $"tokenizers.{name}[{InputText.Quote(p.Name)}] is not a string")))];
     }
 
     private bool TryTable(string name, out JsonElement table)
     {
         table = default;
-        return _meta.TryGetProperty("tokenizers", out var t) && t.TryGetProperty(name, out table) &&
-               table.ValueKind == JsonValueKind.Object;
+        return _meta.TryGetProperty("tokenizers", out var t) && t.ValueKind == JsonValueKind.Object &&
+               t.TryGetProperty(name, out table) && table.ValueKind == JsonValueKind.Object;
     }
 
     private string String(string field) =>

@@ -1,4 +1,5 @@
 using SkiaSharp;
+using Med2E3.Native.Models.Files;
 
 namespace Med2E3.Native.Models.Imaging;
 
@@ -74,7 +75,8 @@ public static class ExplainPicture
             Directory.CreateDirectory(dir);
         }
 
-        File.WriteAllBytes(outputPath, bytes);
+        // Written through a temporary sibling: a full disk leaves no truncated picture behind.
+        AtomicFile.WriteAllBytes(outputPath, bytes);
     }
 
     /// <summary>The image format for a file name: PNG for .png, JPEG for .jpg / .jpeg (any case), else null.</summary>

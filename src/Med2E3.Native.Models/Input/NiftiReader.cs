@@ -22,6 +22,9 @@ namespace Med2E3.Native.Models.Input;
 /// </remarks>
 public static class NiftiReader
 {
+    /// <summary>Largest run of header extensions skipped before the voxels (real files carry kilobytes).</summary>
+    public const long MaxExtensionBytes = 256L << 20;
+
     /// <summary>Reads a .nii or .nii.gz file.</summary>
     /// <exception cref="VolumeFormatException">the file is not a readable single-volume NIfTI image.</exception>
     public static Volume Read(string path, VolumeReadOptions? options = null)
@@ -49,8 +52,15 @@ public static class NiftiReader
                 $"bad vox_offset {off} (expected a whole number of bytes ≥ {headerSize}, the header size)");
         }
 
+        long skip = (long)off - headerSize;
+        if (skip > MaxExtensionBytes)
+        {
+            throw new VolumeFormatException(path,
+                $"bad vox_offset {(long)off}: {skip} bytes of header extensions, more than the {MaxExtensionBytes} allowed");
+        }
+
         long frameBytes = (long)ni * nj * nk * VoxelTypeInfo.Size(type);
-        long skip = (long)off - headerSize + frame * frameBytes;
+        skip += frame * frameBytes;
         long skipped = StreamUtil.Skip(stream, skip, path);
         if (skipped < skip)
         {
@@ -74,12 +84,15 @@ public static class NiftiReader
             inter = 0;
         }
 
+        // The data must be in the file before the voxels are allocated.
+        string where = frames > 1 ? $"of frame {frame} at offset {(long)off + frame * frameBytes}" : $"at offset {(long)off}";
+        StreamUtil.EnsureAvailable(stream, frameBytes, path, have => VoxelDecoder.Truncated(frameBytes, type, where, have));
+
         var (matrix, source) = WorldMatrix(header, ni, nj, nk, warnings);
         var axes = Orientation.AxesFromMatrix(matrix)!.Value;
         var layout = Orientation.Layout(ni, nj, nk, axes.WorldAxis, axes.Sign);
         var data = new float[(long)ni * nj * nk];
-        VoxelDecoder.Read(stream, type, header.BigEndian, data, layout, ni, nj, nk, scale, slope, inter, path,
-            frames > 1 ? $"of frame {frame} at offset {(long)off + frame * frameBytes}" : $"at offset {(long)off}");
+        VoxelDecoder.Read(stream, type, header.BigEndian, data, layout, ni, nj, nk, scale, slope, inter, path, where);
         int d = layout.D, h = layout.H, w = layout.W;
         if (VoxelDecoder.CheckFinite(data, h, w, options.NonFinite, path) is { } warning)
         {
@@ -132,7 +145,7 @@ public static class NiftiReader
     /// <summary>
     /// The 3×4 voxel-to-world (RAS+, mm) matrix world = M·(i, j, k, 1), chosen as nibabel's
     /// <c>get_best_affine</c> chooses it after nibabel's header fixes on load (codes outside 0–5 read as 0; qfac
-    /// other than ±1 read as 1; pixdim[1..3] taken as |pixdim|, 0 as 1): the sform if sform_code ≠ 0, else the
+    /// other than ±1 read as 1; pixdim[1..3] taken as |pixdim|, 0 — or a size whose square under- or overflows — as 1): the sform if sform_code ≠ 0, else the
     /// qform if qform_code ≠ 0, else the Analyze affine diag(−pixdim[1], pixdim[2], pixdim[3]) centred on the
     /// volume (i → L, j → A, k → S). An sform or qform that cannot give an orientation (singular, not finite, not
     /// a rotation) is skipped with a warning, where nibabel would fail.
@@ -144,8 +157,9 @@ public static class NiftiReader
         var zoom = new double[3];
         for (int v = 0; v < 3; v++)
         {
+            // A voxel size whose square underflows or overflows (NIfTI-2 stores doubles) cannot orient anything.
             double x = Math.Abs(hd.Pixdim[v + 1]);
-            zoom[v] = x > 0 && double.IsFinite(x) ? x : 1.0;
+            zoom[v] = x is >= 1e-100 and <= 1e100 ? x : 1.0;
         }
 
         if (sformCode != 0)
@@ -245,11 +259,12 @@ public static class NiftiReader
             }
         }
 
-        long limit = Math.Min(options.MaxVoxels, Array.MaxLength);
-        if (dim[1] > limit || dim[2] > limit || dim[3] > limit || (Int128)dim[1] * dim[2] * dim[3] > limit)
+        long limit = Math.Min(options.MaxVoxels, VolumeReadOptions.HardMaxVoxels);
+        Int128 voxels = (Int128)dim[1] * dim[2] * dim[3];
+        if (dim[1] > limit || dim[2] > limit || dim[3] > limit || voxels > limit)
         {
             throw new VolumeFormatException(path,
-                $"dims {dim[1]}×{dim[2]}×{dim[3]} exceed the limit of {limit} voxels");
+                $"dims {dim[1]}×{dim[2]}×{dim[3]} = {voxels} voxels, more than the limit of {limit} (VolumeReadOptions.MaxVoxels)");
         }
 
         return ((int)dim[1], (int)dim[2], (int)dim[3], frames);

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Text;
+using Med2E3.Native.Models.Files;
 
 namespace Med2E3.Native.Models.Input;
 
@@ -36,16 +37,21 @@ public static class NiftiWriter
     public static void WriteWithAffine(string path, ReadOnlySpan<float> data, int d, int h, int w, double[,] affine,
         string description = "", string storedAxes = Orientation.CanonicalAxisCodes)
     {
-        using var stream = Create(path, CompressionLevel.Optimal);
-        WriteWithAffine(stream, data, d, h, w, affine, description, storedAxes);
+        using PendingFile file = AtomicFile.Begin(path);
+        using (Stream stream = Encoder(file, path, CompressionLevel.Optimal))
+        {
+            WriteWithAffine(stream, data, d, h, w, affine, description, storedAxes);
+        }
+        file.Commit();
     }
 
-    // The file, through a gzip encoder when its name ends in ".gz" (disposing the result closes both).
-    private static Stream Create(string path, CompressionLevel level)
-    {
-        var file = File.Create(path);
-        return path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? new GZipStream(file, level) : file;
-    }
+    // The pending file's stream, through a gzip encoder when the name ends in ".gz"; disposing the result finishes
+    // the gzip stream and leaves the pending file open for its commit (written through a temporary sibling, so a
+    // full disk leaves no truncated file behind).
+    private static Stream Encoder(PendingFile file, string path, CompressionLevel level) =>
+        path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase)
+            ? new GZipStream(file.Stream, level, leaveOpen: true)
+            : file.Stream;
 
     /// <summary>Writes NIfTI-1 content to <paramref name="stream"/> (see the path overload).</summary>
     public static void WriteWithAffine(Stream stream, ReadOnlySpan<float> data, int d, int h, int w, double[,] affine,
@@ -214,8 +220,12 @@ public static class NiftiWriter
         string path, ReadOnlySpan<float> data, int d, int h, int w, (double D, double H, double W) spacingMm,
         NiftiStorage storage = NiftiStorage.Float32, string description = "")
     {
-        using var stream = Create(path, CompressionLevel.SmallestSize);
-        Write(stream, data, d, h, w, spacingMm, storage, description);
+        using PendingFile file = AtomicFile.Begin(path);
+        using (Stream stream = Encoder(file, path, CompressionLevel.SmallestSize))
+        {
+            Write(stream, data, d, h, w, spacingMm, storage, description);
+        }
+        file.Commit();
     }
 
     /// <summary>Writes NIfTI-1 content to <paramref name="stream"/> (see the path overload).</summary>

@@ -81,14 +81,20 @@ public static class NpyReader
             throw new VolumeFormatException(path, $"frame {options.Frame} does not exist: a .npy volume has a single frame (0)");
         }
 
+        // The data must be in the file before the voxels are allocated.
+        string where = $"('{descr}') after the {10 + (lenBytes - 2) + headerLen}-byte header";
+        long voxels = (long)d * h * w;
+        long bytes = voxels * VoxelTypeInfo.Size(type);
+        StreamUtil.EnsureAvailable(stream, bytes, path, have => VoxelDecoder.Truncated(bytes, type, where, have));
+
         // C order stores W fastest (the canonical order); Fortran order stores D fastest, then H, then W.
-        var data = new float[(long)d * h * w];
+        var data = new float[voxels];
         var layout = fortran
             ? new CanonicalLayout(d, h, w, 0, (long)h * w, w, 1)
             : new CanonicalLayout(d, h, w, 0, 1, w, (long)h * w);
         var (ni, nj, nk) = fortran ? (d, h, w) : (w, h, d);
         VoxelDecoder.Read(stream, type, bigEndian, data, layout, ni, nj, nk, scale: false, slope: 1, inter: 0, path,
-            $"('{descr}') after the {10 + (lenBytes - 2) + headerLen}-byte header", roundOnce: true);
+            where, roundOnce: true);
 
         var warnings = new List<string>();
         if (VoxelDecoder.CheckFinite(data, h, w, options.NonFinite, path) is { } warning)
@@ -130,10 +136,12 @@ public static class NpyReader
             throw new VolumeFormatException(path, $"shape {text} has an empty axis");
         }
 
-        long limit = Math.Min(options.MaxVoxels, Array.MaxLength);
-        if (s.Any(n => n > limit) || (Int128)s[0] * s[1] * s[2] > limit)
+        long limit = Math.Min(options.MaxVoxels, VolumeReadOptions.HardMaxVoxels);
+        Int128 voxels = (Int128)s[0] * s[1] * s[2];
+        if (s.Any(n => n > limit) || voxels > limit)
         {
-            throw new VolumeFormatException(path, $"shape {text} has more voxels than the limit of {limit}");
+            throw new VolumeFormatException(path,
+                $"shape {text} has {voxels} voxels, more than the limit of {limit} (VolumeReadOptions.MaxVoxels)");
         }
 
         return ((int)s[0], (int)s[1], (int)s[2]);
@@ -197,7 +205,7 @@ public static class NpyReader
         }
 
         throw new VolumeFormatException(path,
-            $"unsupported .npy dtype '{descr}' (supported: f2 f4 f8 u1 i1 i2 u2 i4 u4 i8 u8 b1, with '<', '>' or '|')");
+            $"unsupported .npy dtype {Files.InputText.Quote(descr)} (supported: f2 f4 f8 u1 i1 i2 u2 i4 u4 i8 u8 b1, with '<', '>' or '|')");
     }
 
     /// <summary>Parses the header's Python dict literal: {'descr': '&lt;f4', 'fortran_order': False, 'shape': (1, 32, 256, 256), }.</summary>
@@ -224,7 +232,7 @@ public static class NpyReader
                     shape = p.Tuple();
                     break;
                 default:
-                    throw p.Error($"unexpected key '{key}'");
+                    throw p.Error($"unexpected key {Files.InputText.Quote(key)}");
             }
 
             if (!p.TryConsume(','))
@@ -248,7 +256,7 @@ public static class NpyReader
     {
         private int _pos;
 
-        public string Quoted => "\"" + StreamUtil.OneLine(text) + "\"";
+        public string Quoted => "\"" + Files.InputText.Bounded(text.TrimEnd()) + "\"";
 
         public VolumeFormatException Error(string what) =>
             new(path, $"malformed .npy header: {what} at character {_pos} of {Quoted}");

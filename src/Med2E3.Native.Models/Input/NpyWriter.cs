@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Text;
+using Med2E3.Native.Models.Files;
 
 namespace Med2E3.Native.Models.Input;
 
@@ -13,16 +14,17 @@ public static class NpyWriter
     /// </summary>
     public static void Write(string path, ReadOnlySpan<float> data, params int[] shape)
     {
-        using var file = File.Create(path);
+        using PendingFile file = AtomicFile.Begin(path);
         if (path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase))
         {
-            using var gz = new GZipStream(file, CompressionLevel.SmallestSize);
+            using var gz = new GZipStream(file.Stream, CompressionLevel.SmallestSize, leaveOpen: true);
             Write(gz, data, shape);
         }
         else
         {
-            Write(file, data, shape);
+            Write(file.Stream, data, shape);
         }
+        file.Commit();
     }
 
     /// <summary>Writes .npy content to <paramref name="stream"/>.</summary>

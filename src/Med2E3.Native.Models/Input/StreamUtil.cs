@@ -60,10 +60,43 @@ internal static class StreamUtil
         raw.Position = start;
         if (n == 2 && magic[0] == 0x1F && magic[1] == 0x8B)
         {
-            return new GZipStream(raw, CompressionMode.Decompress, leaveOpen: true);
+            return new GzipSource(raw);
         }
 
         return raw;
+    }
+
+    /// <summary>
+    /// Promised decompressed sizes above this (and above <see cref="GzipSource.UncheckedRatio"/> times the compressed
+    /// file) are checked by a counting pass over the gzip data before the reader allocates for them; smaller ones are
+    /// simply read, and refused if they turn out short.
+    /// </summary>
+    public const long CountingPassThreshold = 16L << 20;
+
+    /// <summary>
+    /// How many bytes can still be read from <paramref name="stream"/>, up to <paramref name="limit"/>: exact for a
+    /// seekable file and (above <see cref="CountingPassThreshold"/>) for gzip content; <paramref name="limit"/> when
+    /// the stream cannot tell without being read.
+    /// </summary>
+    public static long Available(Stream stream, long limit, string path = "") => stream switch
+    {
+        PrefixedStream p => p.Available(limit, path),
+        GzipSource g => g.Available(limit, path),
+        { CanSeek: true } => Math.Clamp(stream.Length - stream.Position, 0, limit),
+        _ => limit,
+    };
+
+    /// <summary>
+    /// Refuses the file when fewer than <paramref name="bytes"/> bytes are left to read, before anything is allocated for
+    /// them; <paramref name="truncated"/> makes the problem text from the bytes that are there.
+    /// </summary>
+    public static void EnsureAvailable(Stream stream, long bytes, string path, Func<long, string> truncated)
+    {
+        long have = Available(stream, bytes, path);
+        if (have < bytes)
+        {
+            throw new VolumeFormatException(path, truncated(have));
+        }
     }
 
     public static string OneLine(string s) => s.ReplaceLineEndings(" ").Trim();

@@ -33,10 +33,7 @@ internal static class VoxelDecoder
             int got = StreamUtil.ReadAtMost(stream, buffer.AsSpan(0, count * size), path);
             if (got < count * size)
             {
-                long have = done * size + got;
-                throw new VolumeFormatException(path,
-                    $"truncated data: expected {expected} bytes of {VoxelTypeInfo.Name(type)} voxels {where}, " +
-                    $"the file ends after {have}");
+                throw new VolumeFormatException(path, Truncated(expected, type, where, done * size + got));
             }
 
             // The chunk in file order, cut at row ends: each run is part of one stored row (fixed j and k).
@@ -67,6 +64,10 @@ internal static class VoxelDecoder
             done += count;
         }
     }
+
+    /// <summary>The problem text for voxel data that ends after <paramref name="have"/> of <paramref name="expected"/> bytes.</summary>
+    public static string Truncated(long expected, VoxelType type, string where, long have) =>
+        $"truncated data: expected {expected} bytes of {VoxelTypeInfo.Name(type)} voxels {where}, the file ends after {have}";
 
     private static void Decode(
         ReadOnlySpan<byte> src, VoxelType type, bool be, Span<float> dst, bool scale, double slope, double inter,

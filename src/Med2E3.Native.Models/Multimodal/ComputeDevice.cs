@@ -30,7 +30,7 @@ public static class ComputeDevice
 
     /// <summary>
     /// For a CUDA device: opens it and registers the CUDA backend on first use (one CUDA device per process).
-    /// Throws <see cref="NotSupportedException"/> with the reason when that is impossible (no driver, no such device,
+    /// Throws <see cref="DeviceUnavailableException"/> with the reason when that is impossible (no driver, no such device,
     /// another device already in use).
     /// </summary>
     public static void EnsureUsable(Device device)
@@ -42,18 +42,18 @@ public static class ComputeDevice
             {
                 if (open.Ordinal != device.Ordinal)
                 {
-                    throw new NotSupportedException($"ComputeDevice.cs: device {device}: this process already runs on cuda:{open.Ordinal}");
+                    throw new DeviceUnavailableException($"device {device}: this process already runs on cuda:{open.Ordinal}");
                 }
                 return;
             }
             if (Backends.IsRegistered(DeviceKind.Cuda)) return;     // registered by the host application
             if (!CudaRuntime.IsAvailable)
             {
-                throw new NotSupportedException($"ComputeDevice.cs: device {device}: {CudaRuntime.UnavailableReason}");
+                throw new DeviceUnavailableException($"device {device}: {CudaRuntime.UnavailableReason}");
             }
             if (device.Ordinal >= CudaRuntime.DeviceCount)
             {
-                throw new NotSupportedException($"ComputeDevice.cs: device {device} does not exist; this machine has {CudaRuntime.DeviceCount}");
+                throw new DeviceUnavailableException($"device {device} does not exist; this machine has {CudaRuntime.DeviceCount}");
             }
             _cudaDevice = CudaDevice.Open(device.Ordinal);
             CudaBackend.Register(_cudaDevice);

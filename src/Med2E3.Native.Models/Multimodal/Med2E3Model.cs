@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Med2E3.Native.Models.Config;
 using Med2E3.Native.Models.Decoder;
+using Med2E3.Native.Models.Files;
 using Med2E3.Native.Models.Layers;
 using Med2E3.Native.Models.Text;
 using Med2E3.Native.Models.Tokenizer;
@@ -24,13 +25,14 @@ namespace Med2E3.Native.Models.Multimodal;
 /// </code>
 /// <see cref="LoadAsync"/>, <see cref="PreprocessVolume"/> and <see cref="GenerateAsync(Tensor, string, GenerationOptions?, CancellationToken)"/> (Med2E3Model.Async.cs) are
 /// the same calls for an application: a file, stream or array in, tokens streamed out, cancellation between tokens.
-/// <para><b>Threading.</b> A model runs one call at a time: <c>Generate</c>, <c>GenerateAsync</c>, <c>EncodeVision</c>,
-/// <c>Loss</c> and the fine-tuning calls share the model's weights, its device stream and (in training) its gradients,
-/// so concurrent calls on one instance are not supported; serialise them (one request queue per model) or load one
-/// model per worker. Calls on different instances are independent. The async methods run the same synchronous code on a
-/// thread-pool thread and return to no particular context; do not call another member of the model while one is in
-/// flight, and dispose the model only after every call has returned (an async enumeration, once disposed). See the
-/// README's threading section.</para>
+/// <para><b>Threading.</b> On the CPU one loaded model may serve <see cref="Generate(Tensor, string, GenerationOptions?)"/>,
+/// <c>GenerateAsync</c>, <see cref="EncodeVision"/>, <see cref="TokenizeQuestion"/> and <see cref="EmbedPrompt"/> from
+/// many threads at once (the weights are only read; each call has its own KV cache and tensors). Training
+/// (<see cref="EnableFineTuning"/>, <see cref="Loss(Tensor, string, string, TrainingOptions?)"/> with a backward pass,
+/// <c>FineTuner</c>) accumulates into the shared gradients: one thread, with no other call running. On CUDA, one call
+/// at a time (the calls share the model's device stream). The async methods run the same synchronous code on a
+/// thread-pool thread and return to no particular context. Never dispose the model while a call runs (an async
+/// enumeration counts until it is disposed). See the README's threading section.</para>
 /// </summary>
 public sealed partial class Med2E3Model : IDisposable
 {
@@ -174,6 +176,7 @@ public sealed partial class Med2E3Model : IDisposable
             // args/config.json's tokenizer_use_fast asks for LlamaTokenizerFast; otherwise tokenizer_config.json decides.
             var tokenizer = Phi3Tokenizer.Load(ckpt.Tokenizer.Directory,
                 ckpt.Args.TokenizerUseFast ? TokenizerBackend.Tokenizers : null);
+            CheckTokenIds(tokenizer, ckpt);
             var questionTokenizer = BertWordPieceTokenizer.Load(vocab);
             Done(LoadProgress.Tokenizers);
             Med2E3Log.Loaded(logger, ckpt.Root, device.ToString(), dtype.ToString(), parameters.ElementCount, loadClock.Elapsed.TotalSeconds);
@@ -187,20 +190,47 @@ public sealed partial class Med2E3Model : IDisposable
         }
     }
 
+    /// <summary>The variant settings the network implements; anything else is a config error naming the field.</summary>
     private static void CheckVariant(Med2E3Checkpoint c)
     {
         var a = c.Args;
-        void Require(bool ok, string what)
+        void Require(bool ok, string file, string field, string value, string allowed)
         {
-            if (!ok) throw new NotSupportedException($"{a.SourcePath}: {what} is not supported by this implementation");
+            if (!ok)
+            {
+                throw new CheckpointConfigException(file, field,
+                    $"{value} is not supported by this implementation; allowed: {allowed}");
+            }
         }
-        Require(a.Vision2DConnectorType == Med2E3Args.Mlp2xGelu, $"vision2d_connector_type '{a.Vision2DConnectorType}'");
-        Require(a.Vision3DConnectorType == Med2E3Args.SpatialPoolingScore15, $"vision3d_connector_type '{a.Vision3DConnectorType}'");
-        Require(a.Vision3DSelectLayer == -1, $"vision3d_model_select_layer {a.Vision3DSelectLayer}");
-        Require(a.Vision2DSelectLayer == -1, $"vision2d_model_select_layer {a.Vision2DSelectLayer}");
-        Require(a.Vision3DSelectFeature == "patch", $"vision3d_model_select_feature '{a.Vision3DSelectFeature}'");
-        Require(a.Vision2DSelectFeature is "cls_patch" or "patch", $"vision2d_model_select_feature '{a.Vision2DSelectFeature}'");
-        Require(c.Vision3DConfig.InChannels == 1, $"vision3d in_channels {c.Vision3DConfig.InChannels}");
+        Require(a.Vision2DConnectorType == Med2E3Args.Mlp2xGelu, a.SourcePath, "vision2d_connector_type",
+            InputText.Quote(a.Vision2DConnectorType), Med2E3Args.Mlp2xGelu);
+        Require(a.Vision3DConnectorType == Med2E3Args.SpatialPoolingScore15, a.SourcePath, "vision3d_connector_type",
+            InputText.Quote(a.Vision3DConnectorType), Med2E3Args.SpatialPoolingScore15);
+        Require(a.Vision3DSelectLayer == -1, a.SourcePath, "vision3d_model_select_layer", $"{a.Vision3DSelectLayer}", "-1");
+        Require(a.Vision2DSelectLayer == -1, a.SourcePath, "vision2d_model_select_layer", $"{a.Vision2DSelectLayer}", "-1");
+        Require(a.Vision3DSelectFeature == "patch", a.SourcePath, "vision3d_model_select_feature",
+            InputText.Quote(a.Vision3DSelectFeature), "patch");
+        Require(a.Vision2DSelectFeature is "cls_patch" or "patch", a.SourcePath, "vision2d_model_select_feature",
+            InputText.Quote(a.Vision2DSelectFeature), "cls_patch or patch");
+        Require(c.Vision3DConfig.InChannels == 1, c.Vision3DConfig.SourcePath, "in_channels",
+            $"{c.Vision3DConfig.InChannels}", "1");
+    }
+
+    /// <summary>
+    /// Every id the Phi-3 tokenizer can produce must be a row of the LLM's embedding (and every special id of the LLM
+    /// config is checked against its vocab_size when the config is read).
+    /// </summary>
+    private static void CheckTokenIds(Phi3Tokenizer tokenizer, Med2E3Checkpoint c)
+    {
+        int vocab = c.LlmConfig.VocabSize;
+        if (tokenizer.VocabSize > vocab)
+        {
+            string file = c.Tokenizer.TokenizerJson ?? c.Tokenizer.TokenizerConfig ?? c.Tokenizer.AddedTokens
+                ?? c.Tokenizer.TokenizerModel ?? c.Tokenizer.Directory;
+            throw new TokenizerFileException(file,
+                $"the tokenizer produces ids up to {tokenizer.VocabSize - 1}, outside the LLM vocabulary (vocab_size {vocab} " +
+                $"in {c.LlmConfig.SourcePath})");
+        }
     }
 
     // ------------------------------------------------------------------------------------------------ vision
@@ -435,6 +465,9 @@ public sealed partial class Med2E3Model : IDisposable
     {
         int promptLength = inputsEmbeds.Dim(1);
         int maxNew = options.MaxNewTokens ?? Math.Max(0, (options.MaxTotalLength ?? MaxLength) - promptLength);
+        // The decoder has no positions beyond max_position_embeddings, and the KV cache is sized from this count:
+        // a longer request stops there ("length") instead of asking for a cache of any size.
+        maxNew = (int)Math.Min(maxNew, Math.Max(0L, (long)Llm.Config.MaxPositionEmbeddings - promptLength));
         var stops = new HashSet<int>(options.StopTokenIds ?? [Tokenizer.EosTokenId]);
         var rng = new SeededRandom(options.Seed ?? Random.Shared.NextInt64());
         var ids = new List<int>();

@@ -63,21 +63,26 @@ public sealed class BertWordPieceTokenizer
     /// <summary>One more than the largest id in the vocabulary file (its line count for a well-formed file).</summary>
     public int VocabSize { get; }
 
+    /// <summary>Largest vocab.txt read (bert-base-uncased's is 232 kB).</summary>
+    public const long MaxVocabBytes = 64L << 20;
+
     /// <summary>Loads <c>vocab.txt</c>: one token per line, the id is the line number (0-based).</summary>
     public static BertWordPieceTokenizer Load(string vocabPath, bool lowerCase = true)
     {
-        string[] lines;
-        try
+        byte[] bytes = Files.FileBytes.Read(vocabPath, MaxVocabBytes, "a vocabulary",
+            problem => new TokenizerFileException(vocabPath, problem));
+        // Split as File.ReadAllLines does (CR, LF or CRLF; a byte-order mark dropped).
+        var lines = new List<string>();
+        using (var reader = new StreamReader(new MemoryStream(bytes), Encoding.UTF8, detectEncodingFromByteOrderMarks: true))
         {
-            lines = File.ReadAllLines(vocabPath, Encoding.UTF8);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new TokenizerFileException(vocabPath, $"cannot read the WordPiece vocabulary ({e.Message})", e);
+            while (reader.ReadLine() is { } line)
+            {
+                lines.Add(line);
+            }
         }
 
         var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
-        for (int i = 0; i < lines.Length; i++)
+        for (int i = 0; i < lines.Count; i++)
         {
             // A later duplicate wins, as in the reference (dictionary assignment).
             vocab[lines[i]] = i;

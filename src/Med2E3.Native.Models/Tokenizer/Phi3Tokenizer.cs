@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Med2E3.Native.Models.Files;
 
 namespace Med2E3.Native.Models.Tokenizer;
 
@@ -653,7 +654,7 @@ public sealed class Phi3Tokenizer
             return id;
         }
 
-        throw new TokenizerFileException(_config.ConfigPath, $"{what} '{content}' is neither an added token nor a piece");
+        throw new TokenizerFileException(_config.ConfigPath, $"{what} {InputText.Quote(content)} is neither an added token nor a piece");
     }
 
     private static void CheckSupported(SentencePieceModel model)

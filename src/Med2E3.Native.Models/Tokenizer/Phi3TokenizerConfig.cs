@@ -1,5 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
+using Med2E3.Native.Models.Config;
+using Med2E3.Native.Models.Files;
 
 namespace Med2E3.Native.Models.Tokenizer;
 
@@ -157,10 +159,10 @@ internal sealed class Phi3TokenizerConfig
             {
                 if (p.Value.ValueKind != JsonValueKind.Number || !p.Value.TryGetInt32(out int id))
                 {
-                    throw new TokenizerFileException(addedPath, $"token '{p.Name}' has no integer id");
+                    throw new TokenizerFileException(addedPath, $"token {InputText.Quote(p.Name)} has no integer id");
                 }
 
-                c.Added.Add(new AddedToken(id, p.Name, c.AllSpecialTokens.Contains(p.Name)));
+                c.Added.Add(new AddedToken(CheckId(id, addedPath, p.Name), p.Name, c.AllSpecialTokens.Contains(p.Name)));
             }
         }
 
@@ -196,7 +198,7 @@ internal sealed class Phi3TokenizerConfig
                     case "Replace" when IsSpaceToMeta(n):
                         break;
                     case var other:
-                        throw new TokenizerFileException(jsonPath, $"normalizer '{other}' is not supported");
+                        throw new TokenizerFileException(jsonPath, $"normalizer {InputText.Quote(other)} is not supported");
                 }
             }
         }
@@ -207,7 +209,7 @@ internal sealed class Phi3TokenizerConfig
             {
                 if (TypeOf(p) != "Metaspace")
                 {
-                    throw new TokenizerFileException(jsonPath, $"pre-tokenizer '{TypeOf(p)}' is not supported");
+                    throw new TokenizerFileException(jsonPath, $"pre-tokenizer {InputText.Quote(TypeOf(p))} is not supported");
                 }
 
                 // tokenizers < 0.19 wrote add_prefix_space instead of prepend_scheme, and split defaults to true.
@@ -217,7 +219,8 @@ internal sealed class Phi3TokenizerConfig
                         "first" => PrependScheme.First,
                         "always" => PrependScheme.Always,
                         "never" => PrependScheme.Never,
-                        var other => throw new TokenizerFileException(jsonPath, $"unknown Metaspace prepend_scheme '{other}'"),
+                        var other => throw new TokenizerFileException(jsonPath,
+                            $"unknown Metaspace prepend_scheme {InputText.Quote(other)} (first, always or never)"),
                     }
                     : p.TryGetProperty("add_prefix_space", out var aps) && aps.ValueKind == JsonValueKind.False
                         ? PrependScheme.Never
@@ -242,6 +245,9 @@ internal sealed class Phi3TokenizerConfig
         && pattern.TryGetProperty("String", out var from) && from.GetString() == " "
         && replace.TryGetProperty("content", out var to) && to.GetString() == "\u2581";
 
+    /// <summary>Largest tokenizer JSON file read (Phi-3's tokenizer.json is 1.8 MB; the largest vocabularies ~20 MB).</summary>
+    public const long MaxJsonBytes = 256L << 20;
+
     private static JsonDocument? ReadJson(string path)
     {
         if (!File.Exists(path))
@@ -249,26 +255,23 @@ internal sealed class Phi3TokenizerConfig
             return null;
         }
 
-        try
+        byte[] bytes = FileBytes.Read(path, MaxJsonBytes, "a tokenizer file", problem => new TokenizerFileException(path, problem));
+        var doc = JsonText.Parse(bytes, default, problem => new TokenizerFileException(path, problem));
+        if (doc.RootElement.ValueKind != JsonValueKind.Object)
         {
-            var doc = JsonDocument.Parse(File.ReadAllBytes(path));
-            if (doc.RootElement.ValueKind != JsonValueKind.Object)
-            {
-                doc.Dispose();
-                throw new TokenizerFileException(path, "expected a JSON object at the top level");
-            }
+            doc.Dispose();
+            throw new TokenizerFileException(path, "expected a JSON object at the top level");
+        }
 
-            return doc;
-        }
-        catch (JsonException e)
-        {
-            throw new TokenizerFileException(path, $"invalid JSON ({e.Message})", e);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new TokenizerFileException(path, $"cannot read it ({e.Message})", e);
-        }
+        return doc;
     }
+
+    /// <summary>An added token's id must be a non-negative id below <see cref="ConfigLimits.MaxVocab"/>.</summary>
+    private static int CheckId(int id, string path, string content) =>
+        id >= 0 && id < ConfigLimits.MaxVocab
+            ? id
+            : throw new TokenizerFileException(path,
+                $"added token {InputText.Quote(content)} has id {id}; allowed: 0 to {ConfigLimits.MaxVocab - 1}");
 
     // true / false as they are; JSON null as nullIs (Python None where the code tests truthiness); absent → null.
     private static bool? Bool(JsonElement? config, string path, string key, bool? nullIs)
@@ -316,8 +319,8 @@ internal sealed class Phi3TokenizerConfig
                 throw new TokenizerFileException(path, $"added_tokens[{index}] needs an integer 'id' and a 'content'");
             }
 
-            yield return new AddedToken(tokenId, content, Flag(e, "special"), Flag(e, "lstrip"), Flag(e, "rstrip"),
-                Flag(e, "single_word"));
+            yield return new AddedToken(CheckId(tokenId, path, content), content, Flag(e, "special"), Flag(e, "lstrip"),
+                Flag(e, "rstrip"), Flag(e, "single_word"));
             index++;
         }
     }
@@ -334,13 +337,14 @@ internal sealed class Phi3TokenizerConfig
             if (!int.TryParse(p.Name, NumberStyles.None, CultureInfo.InvariantCulture, out int tokenId)
                 || TokenString(p.Value) is not { } content)
             {
-                throw new TokenizerFileException(path, $"added_tokens_decoder['{p.Name}'] needs an integer key and a 'content'");
+                throw new TokenizerFileException(path,
+                    $"added_tokens_decoder[{InputText.Quote(p.Name)}] needs an integer key and a 'content'");
             }
 
             var e = p.Value;
             bool special = e.ValueKind != JsonValueKind.Object || Flag(e, "special");
-            yield return new AddedToken(tokenId, content, special, Flag(e, "lstrip"), Flag(e, "rstrip"),
-                Flag(e, "single_word"));
+            yield return new AddedToken(CheckId(tokenId, path, content), content, special, Flag(e, "lstrip"),
+                Flag(e, "rstrip"), Flag(e, "single_word"));
         }
     }
 }

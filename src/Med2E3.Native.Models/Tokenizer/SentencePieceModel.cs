@@ -80,17 +80,13 @@ public sealed class SentencePieceModel
     /// <summary>Replace ' ' by "▁" (U+2581).</summary>
     public bool EscapeWhitespaces { get; private set; } = true;
 
+    /// <summary>Largest model file read (Phi-3's tokenizer.model is 500 kB).</summary>
+    public const long MaxFileBytes = 256L << 20;
+
     public static SentencePieceModel Load(string path)
     {
-        byte[] bytes;
-        try
-        {
-            bytes = File.ReadAllBytes(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new TokenizerFileException(path, $"cannot read the SentencePiece model ({e.Message})", e);
-        }
+        byte[] bytes = Files.FileBytes.Read(path, MaxFileBytes, "a SentencePiece model",
+            problem => new TokenizerFileException(path, problem));
 
         var model = new SentencePieceModel(path);
         try

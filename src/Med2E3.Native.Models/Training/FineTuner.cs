@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Text.Json;
+using Med2E3.Native.Models.Files;
 using Med2E3.Native.Models.Input;
 using Med2E3.Native.Models.Multimodal;
 using Med2E3.Native.Models.Weights;
@@ -34,6 +36,8 @@ public sealed record FineTuneStep(int Step, int TotalSteps, int Epoch, double Lo
 /// tuner.Train(samples, step => Console.WriteLine($"{step.Step} {step.Loss}"));
 /// tuner.Save("finetuned/");
 /// </code>
+/// A tuner and its model are used by one thread at a time (the gradients and the optimiser state are shared). A
+/// <see cref="Train"/> cancelled through its token stops at the next step boundary; <see cref="Save"/> is atomic.
 /// </summary>
 public sealed class FineTuner : IDisposable
 {
@@ -239,8 +243,27 @@ public sealed class FineTuner : IDisposable
         Med2E3Checkpoint.Vision3DConnectorDir,
     ];
 
-    /// <summary>Writes the current weights as a checkpoint folder; see <see cref="SaveCheckpoint"/>.</summary>
-    public void Save(string directory) => SaveCheckpoint(Model, directory);
+    /// <summary>Name of the file in a saved checkpoint's root that records the step it was saved at.</summary>
+    public const string StateFile = "finetune_state.json";
+
+    /// <summary>
+    /// Writes the current weights as a checkpoint folder (see <see cref="SaveCheckpoint"/>), with
+    /// <see cref="StateFile"/> recording the step, the run's length and its seed.
+    /// </summary>
+    /// <param name="directory">The checkpoint folder to write.</param>
+    /// <param name="overwrite">Replace an existing folder (whole); otherwise an existing folder is refused.</param>
+    /// <exception cref="OutputFileException">The folder exists (and <paramref name="overwrite"/> is false), overlaps the source, or cannot be written; it is left as it was.</exception>
+    public void Save(string directory, bool overwrite = false)
+    {
+        string state = JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["step"] = StepsDone,
+            ["total_steps"] = TotalSteps,
+            ["seed"] = Options.Seed,
+            ["source_checkpoint"] = Model.Checkpoint.Root,
+        }, new JsonSerializerOptions { WriteIndented = true });
+        SaveCheckpoint(Model, directory, overwrite, root => File.WriteAllText(Path.Combine(root, StateFile), state + "\n"));
+    }
 
     /// <summary>
     /// Writes <paramref name="model"/>'s weights as a checkpoint folder in the released layout (spec §8): the root
@@ -248,20 +271,36 @@ public sealed class FineTuner : IDisposable
     /// get their config files and a <c>pytorch_model.bin</c> with the current values under the source's key names,
     /// order and storage dtypes (tensors the model does not use are copied as they are), and the frozen
     /// <c>vision3d_model/</c> is copied unchanged. When the BERT vocab lies outside the source folder it is copied to
-    /// <c>text_tokenizer/vocab.txt</c>, so the folder loads on its own.
+    /// <c>text_tokenizer/vocab.txt</c>, so the folder loads on its own. The folder is written whole into a temporary
+    /// sibling and renamed into place (<see cref="AtomicDirectory"/>): a reader, or a process killed during the save,
+    /// never sees a mix of old and new components.
     /// </summary>
-    /// <exception cref="IOException">The folder cannot be written, or it is the source checkpoint.</exception>
-    public static void SaveCheckpoint(Med2E3Model model, string directory)
+    /// <param name="model">The model whose current weights are written.</param>
+    /// <param name="directory">The checkpoint folder to write.</param>
+    /// <param name="overwrite">Replace an existing folder (whole); otherwise an existing folder is refused.</param>
+    /// <param name="extra">Writes more files into the new folder before it is published (e.g. <see cref="StateFile"/>).</param>
+    /// <exception cref="OutputFileException">The folder exists (and <paramref name="overwrite"/> is false), overlaps the source, or cannot be written; it is left as it was.</exception>
+    public static void SaveCheckpoint(Med2E3Model model, string directory, bool overwrite = false, Action<string>? extra = null)
     {
         ArgumentNullException.ThrowIfNull(model);
-        var ckpt = model.Checkpoint;
         string root = Path.GetFullPath(directory);
-        string source = ckpt.Root;
+        string source = model.Checkpoint.Root;
         if (PathsEqual(root, source) || IsUnder(root, source) || IsUnder(source, root))
         {
-            throw new IOException($"{root}: the output folder must not overlap the source checkpoint {source}");
+            throw new OutputFileException(root, $"the output folder must not overlap the source checkpoint {source}");
         }
-        Directory.CreateDirectory(root);
+        AtomicDirectory.Write(root, overwrite, temp =>
+        {
+            WriteCheckpoint(model, temp);
+            extra?.Invoke(temp);
+        });
+    }
+
+    /// <summary>Writes the checkpoint files into the empty folder <paramref name="root"/>.</summary>
+    private static void WriteCheckpoint(Med2E3Model model, string root)
+    {
+        var ckpt = model.Checkpoint;
+        string source = ckpt.Root;
         var components = new HashSet<string>(ckpt.Components.Select(c => c.Name), StringComparer.Ordinal);
 
         foreach (string file in Directory.EnumerateFiles(source))

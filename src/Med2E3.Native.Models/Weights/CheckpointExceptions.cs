@@ -1,3 +1,5 @@
+using Med2E3.Native.Models.Files;
+
 namespace Med2E3.Native.Models.Weights;
 
 /// <summary>
@@ -24,7 +26,7 @@ public class CheckpointFormatException : IOException
 public sealed class UnsafePickleException : CheckpointFormatException
 {
     public UnsafePickleException(string filePath, string globalName)
-        : base(filePath, $"pickle refers to the global '{globalName}', which a state dict never needs; " +
+        : base(filePath, $"pickle refers to the global {InputText.Quote(globalName)}, which a state dict never needs; " +
                          "refused before executing anything")
     {
         GlobalName = globalName;
@@ -38,7 +40,7 @@ public sealed class UnsafePickleException : CheckpointFormatException
 public sealed class CheckpointConfigException : CheckpointFormatException
 {
     public CheckpointConfigException(string filePath, string field, string problem)
-        : base(filePath, field.Length == 0 ? problem : $"field '{field}': {problem}")
+        : base(filePath, field.Length == 0 ? problem : $"field {InputText.Quote(field)}: {problem}")
     {
         Field = field;
     }

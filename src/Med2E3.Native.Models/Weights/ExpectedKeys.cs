@@ -25,12 +25,12 @@ public sealed record ExpectedTensor(string Key, int[] Shape, TensorRole Role)
 /// </summary>
 public static class ExpectedKeys
 {
-    /// <summary><c>llm/</c>: Phi-3 (spec §6.6).</summary>
-    public static IReadOnlyList<ExpectedTensor> Llm(Phi3Config c)
+    /// <summary><c>llm/</c>: Phi-3 (spec §6.6); only the first <paramref name="layers"/> layers when given.</summary>
+    public static IReadOnlyList<ExpectedTensor> Llm(Phi3Config c, int? layers = null)
     {
         int h = c.HiddenSize;
         var list = new List<ExpectedTensor> { Used("model.embed_tokens.weight", c.VocabSize, h) };
-        for (int i = 0; i < c.NumHiddenLayers; i++)
+        for (int i = 0; i < Math.Min(c.NumHiddenLayers, layers ?? int.MaxValue); i++)
         {
             string p = $"model.layers.{i}.";
             list.Add(Used(p + "input_layernorm.weight", h));
@@ -46,8 +46,11 @@ public static class ExpectedKeys
         return list;
     }
 
-    /// <summary><c>vision2d_model/</c>: SigLIP vision tower (spec §4.3), keys without <c>vision_model.</c>.</summary>
-    public static IReadOnlyList<ExpectedTensor> Vision2D(SiglipVisionConfig c)
+    /// <summary>
+    /// <c>vision2d_model/</c>: SigLIP vision tower (spec §4.3), keys without <c>vision_model.</c>; only the first
+    /// <paramref name="layers"/> layers when given.
+    /// </summary>
+    public static IReadOnlyList<ExpectedTensor> Vision2D(SiglipVisionConfig c, int? layers = null)
     {
         int h = c.HiddenSize;
         int m = c.IntermediateSize;
@@ -57,7 +60,7 @@ public static class ExpectedKeys
             Used("embeddings.patch_embedding.bias", h),
             Used("embeddings.position_embedding.weight", c.NumPatches, h),
         };
-        for (int i = 0; i < c.NumHiddenLayers; i++)
+        for (int i = 0; i < Math.Min(c.NumHiddenLayers, layers ?? int.MaxValue); i++)
         {
             string p = $"encoder.layers.{i}.";
             list.Add(Used(p + "layer_norm1.weight", h));
@@ -104,8 +107,11 @@ public static class ExpectedKeys
         return list;
     }
 
-    /// <summary>The <c>vision_encoder.*</c> part of M3D-CLIP: the 3D ViT (spec §2.3).</summary>
-    public static IReadOnlyList<ExpectedTensor> Vision3DEncoder(M3dClipConfig v)
+    /// <summary>
+    /// The <c>vision_encoder.*</c> part of M3D-CLIP: the 3D ViT (spec §2.3); only the first <paramref name="layers"/>
+    /// blocks when given.
+    /// </summary>
+    public static IReadOnlyList<ExpectedTensor> Vision3DEncoder(M3dClipConfig v, int? layers = null)
     {
         int h = v.HiddenSize;
         var list = new List<ExpectedTensor>
@@ -115,7 +121,7 @@ public static class ExpectedKeys
             Used("vision_encoder.patch_embedding.patch_embeddings.1.weight", h, v.PatchVectorLength),
             Used("vision_encoder.patch_embedding.patch_embeddings.1.bias", h),
         };
-        for (int i = 0; i < v.NumLayers; i++)
+        for (int i = 0; i < Math.Min(v.NumLayers, layers ?? int.MaxValue); i++)
         {
             string p = $"vision_encoder.blocks.{i}.";
             list.Add(Used(p + "norm1.weight", h));

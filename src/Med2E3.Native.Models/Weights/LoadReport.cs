@@ -1,3 +1,5 @@
+using Med2E3.Native.Models.Files;
+
 namespace Med2E3.Native.Models.Weights;
 
 /// <summary>Outcome of checking one tensor against the expected-key table.</summary>
@@ -81,21 +83,21 @@ public sealed class ComponentReport
             {
                 unexpected.Add(t.Name);
                 tensors.Add(new TensorCheck(t.Name, t.DType, shape, null, TensorStatus.Unexpected));
-                problems.Add($"{t.SourceFile}: unexpected tensor '{shown}' {t.ShapeString} ({name} has no such key)");
+                problems.Add($"{t.SourceFile}: unexpected tensor {InputText.Quote(shown)} {t.ShapeString} ({name} has no such key)");
                 continue;
             }
             if (!shape.AsSpan().SequenceEqual(e.Shape))
             {
                 mismatches.Add(new ShapeMismatch(t.Name, e.Shape, shape));
                 tensors.Add(new TensorCheck(t.Name, t.DType, shape, e.Shape, TensorStatus.ShapeMismatch));
-                problems.Add($"{t.SourceFile}: tensor '{shown}' has shape {t.ShapeString}, the config expects " +
+                problems.Add($"{t.SourceFile}: tensor {InputText.Quote(shown)} has shape {t.ShapeString}, the config expects " +
                              e.ShapeString);
                 continue;
             }
             if (!t.DType.IsFloatingPoint())
             {
                 tensors.Add(new TensorCheck(t.Name, t.DType, shape, e.Shape, TensorStatus.NotFloatingPoint));
-                problems.Add($"{t.SourceFile}: tensor '{shown}' is {t.DType}, expected a floating-point type");
+                problems.Add($"{t.SourceFile}: tensor {InputText.Quote(shown)} is {t.DType}, expected a floating-point type");
                 continue;
             }
             if (e.Role == TensorRole.KnownUnused)
@@ -111,7 +113,7 @@ public sealed class ComponentReport
             .ToList();
         foreach (ExpectedTensor m in missing)
         {
-            problems.Add($"{weights.Source}: missing tensor '{keyPrefix + m.Key}' {m.ShapeString}");
+            problems.Add($"{weights.Source}: missing tensor {InputText.Quote(keyPrefix + m.Key)} {m.ShapeString}");
         }
         var notes = new List<string>();
         if (weights.Tensors.Select(t => t.DType).Where(d => d.IsFloatingPoint()).Distinct().Count() > 1)

@@ -1,4 +1,6 @@
+using System.Globalization;
 using Med2E3.Native.Models.Config;
+using Med2E3.Native.Models.Files;
 
 namespace Med2E3.Native.Models.Weights;
 
@@ -115,17 +117,28 @@ public sealed class Med2E3Checkpoint
         {
             throw new CheckpointFormatException(root, "neither args/config.json nor config.json exists");
         }
+        // Every config is checked field by field (types, ranges, consistency) as it is read.
         Med2E3Args args = Med2E3Args.Load(argsPath);
         Phi3Config llmConfig = Phi3Config.From(ComponentConfig(root, LlmDir, args, "llm_config"));
         SiglipVisionConfig v2Config =
             SiglipVisionConfig.From(ComponentConfig(root, Vision2DModelDir, args, "vision2d_model_config"));
         M3dClipConfig v3Config = M3dClipConfig.From(ComponentConfig(root, Vision3DModelDir, args, "vision3d_model_config"));
+        if (args.LlmMaxLength > llmConfig.MaxPositionEmbeddings)
+        {
+            throw args.Json.OutOfRange("llm_max_length", args.LlmMaxLength,
+                $"1 to max_position_embeddings {llmConfig.MaxPositionEmbeddings} of {llmConfig.SourcePath}");
+        }
 
-        CheckpointComponent llm = OpenComponent(root, LlmDir, ExpectedKeys.Llm(llmConfig));
-        CheckpointComponent v2 = OpenComponent(root, Vision2DModelDir, ExpectedKeys.Vision2D(v2Config));
+        // The weight headers are read with the layer-free part of each key table (its prefix detection needs only
+        // that), then the layer counts of the configs are checked against the weights before any full table is built.
+        CheckpointComponent llm = OpenComponent(root, LlmDir, ExpectedKeys.Llm(llmConfig, layers: 1));
+        CheckpointComponent v2 = OpenComponent(root, Vision2DModelDir, ExpectedKeys.Vision2D(v2Config, layers: 1));
         CheckpointComponent v2c = OpenComponent(root, Vision2DConnectorDir, ExpectedKeys.Vision2DConnector(1, 1));
-        CheckpointComponent v3 = OpenComponent(root, Vision3DModelDir, ExpectedKeys.Vision3DEncoder(v3Config));
+        CheckpointComponent v3 = OpenComponent(root, Vision3DModelDir, ExpectedKeys.Vision3DEncoder(v3Config, layers: 1));
         CheckpointComponent v3c = OpenComponent(root, Vision3DConnectorDir, ExpectedKeys.Vision3DConnector(1, 1, 1));
+        CheckLayerCount(llmConfig.SourcePath, "num_hidden_layers", llmConfig.NumHiddenLayers, llm.Weights, "model.layers.");
+        CheckLayerCount(v2Config.SourcePath, "num_hidden_layers", v2Config.NumHiddenLayers, v2.Weights, "encoder.layers.");
+        CheckLayerCount(v3Config.SourcePath, "num_layers", v3Config.NumLayers, v3.Weights, "vision_encoder.blocks.");
         BertConfig bert = BertConfig.FromWeights(v3.Weights, BertConfig.DefaultPrefix, options.BertAttentionHeads);
 
         var notes = new List<string>();
@@ -274,6 +287,34 @@ public sealed class Med2E3Checkpoint
         return "";
     }
 
+    /// <summary>
+    /// The layers the weights hold under <paramref name="prefix"/> (one more than the highest index) must be the
+    /// <paramref name="configured"/> count of <paramref name="field"/>.
+    /// </summary>
+    private static void CheckLayerCount(string configPath, string field, int configured, StateDict weights, string prefix)
+    {
+        int present = 0;
+        foreach (string key in weights.Keys)
+        {
+            if (!key.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                continue;
+            }
+            int dot = key.IndexOf('.', prefix.Length);
+            if (dot > prefix.Length && int.TryParse(key.AsSpan(prefix.Length, dot - prefix.Length), NumberStyles.None,
+                    CultureInfo.InvariantCulture, out int i) && i < int.MaxValue)
+            {
+                present = Math.Max(present, i + 1);
+            }
+        }
+        if (present != configured)
+        {
+            string holds = present == 0 ? $"no '{prefix}*' layers" : $"layers 0 to {present - 1} under '{prefix}'";
+            throw new CheckpointConfigException(configPath, field,
+                $"{configured} does not match the weights; allowed: {present} ({weights.Source} holds {holds})");
+        }
+    }
+
     private static string? FileOrNull(string root, string name)
     {
         string p = Path.Combine(root, name);
@@ -317,13 +358,6 @@ public sealed class Med2E3Checkpoint
         {
             p.Add($"{v3.SourcePath}: max_text_len {mt} exceeds the BERT position table ({bert.MaxPositionEmbeddings})");
         }
-        foreach (int eos in llm.EosTokenIds.Concat(llm.BosTokenId is { } b ? [b] : []))
-        {
-            if (eos < 0 || eos >= llm.VocabSize)
-            {
-                p.Add($"{llm.SourcePath}: special token id {eos} is outside the vocabulary ({llm.VocabSize})");
-            }
-        }
         if (tokenizer.TokenizerModel is null && tokenizer.TokenizerJson is null)
         {
             p.Add($"{root}: no Phi-3 tokenizer (tokenizer.model or tokenizer.json)");
@@ -335,7 +369,15 @@ public sealed class Med2E3Checkpoint
         }
         else
         {
-            int lines = File.ReadLines(vocab).Count();
+            int lines;
+            try
+            {
+                lines = File.ReadLines(vocab).Count();
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new CheckpointFormatException(vocab, "cannot read the BERT vocab: " + InputText.OneLine(e.Message), e);
+            }
             if (lines > bert.VocabSize)
             {
                 p.Add($"{vocab}: {lines} entries, more than the BERT embedding's {bert.VocabSize} rows");

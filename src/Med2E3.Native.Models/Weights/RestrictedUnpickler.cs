@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
+using Med2E3.Native.Models.Files;
 
 namespace Med2E3.Native.Models.Weights;
 
@@ -355,7 +356,7 @@ internal sealed class RestrictedUnpickler
         }
         if (t.Items[4] is not long numel || numel < 0)
         {
-            throw Error($"storage '{key}' has an invalid element count {Describe(t.Items[4])}");
+            throw Error($"storage {InputText.Quote(key)} has an invalid element count {Describe(t.Items[4])}");
         }
         return new StorageRef(dtype, key, numel, location);
     }
@@ -404,7 +405,7 @@ internal sealed class RestrictedUnpickler
                 }
                 return new Device(device);
             default:
-                throw Error($"'{callable.FullName}' cannot be called");
+                throw Error($"{InputText.Quote(callable.FullName)} cannot be called");
         }
     }
 
@@ -418,7 +419,7 @@ internal sealed class RestrictedUnpickler
         }
         if (size.Items.Length != stride.Items.Length || size.Items.Length > MaxRank)
         {
-            throw Error($"tensor in storage '{storage.Key}' has {size.Items.Length} sizes and " +
+            throw Error($"tensor in storage {InputText.Quote(storage.Key)} has {size.Items.Length} sizes and " +
                         $"{stride.Items.Length} strides");
         }
         var sizes = new long[size.Items.Length];
@@ -427,7 +428,7 @@ internal sealed class RestrictedUnpickler
         {
             if (size.Items[i] is not long s || stride.Items[i] is not long st)
             {
-                throw Error($"tensor in storage '{storage.Key}' has a non-integer size or stride");
+                throw Error($"tensor in storage {InputText.Quote(storage.Key)} has a non-integer size or stride");
             }
             sizes[i] = s;
             strides[i] = st;
@@ -458,7 +459,7 @@ internal sealed class RestrictedUnpickler
     private static string Describe(object? o) => o switch
     {
         null => "nothing",
-        string s => $"string '{(s.Length > 40 ? s[..40] + "…" : s)}'",
+        string s => $"string {InputText.Quote((s.Length > 40 ? s[..40] + "…" : s))}",
         long l => $"integer {l}",
         Global g => $"global {g.FullName}",
         Tuple t => $"tuple of {t.Items.Length}",

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using System.Text.Json;
+using Med2E3.Native.Models.Files;
 using Microsoft.Win32.SafeHandles;
 
 namespace Med2E3.Native.Models.Weights;
@@ -58,16 +59,8 @@ public static class SafetensorsReader
 
     private static StateDict ParseHeader(string path, byte[] header, long dataStart, long dataLength)
     {
-        JsonDocument doc;
-        try
-        {
-            doc = JsonDocument.Parse(header, new JsonDocumentOptions { MaxDepth = 16 });
-        }
-        catch (JsonException e)
-        {
-            throw new CheckpointFormatException(path,
-                $"safetensors header is not valid JSON ({e.Message.Split('\n')[0]})", e);
-        }
+        JsonDocument doc = JsonText.Parse(header, new JsonDocumentOptions { MaxDepth = 16 },
+            problem => new CheckpointFormatException(path, "safetensors header: " + problem));
         using (doc)
         {
             if (doc.RootElement.ValueKind != JsonValueKind.Object)
@@ -89,7 +82,8 @@ public static class SafetensorsReader
                     {
                         if (m.Value.ValueKind != JsonValueKind.String)
                         {
-                            throw new CheckpointFormatException(path, $"__metadata__ value '{m.Name}' is not a string");
+                            throw new CheckpointFormatException(path,
+                                $"__metadata__ value {InputText.Quote(m.Name)} is not a string");
                         }
                         metadata[m.Name] = m.Value.GetString()!;
                     }
@@ -103,7 +97,7 @@ public static class SafetensorsReader
                 if (ranges[i].Begin < ranges[i - 1].End)
                 {
                     throw new CheckpointFormatException(path,
-                        $"tensors '{ranges[i - 1].Name}' and '{ranges[i].Name}' overlap in the data section");
+                        $"tensors {InputText.Quote(ranges[i - 1].Name)} and {InputText.Quote(ranges[i].Name)} overlap in the data section");
                 }
             }
             // The format orders tensors by offset; keep header order, which is what writers emit.
@@ -115,6 +109,7 @@ public static class SafetensorsReader
         List<(long, long, string)> ranges)
     {
         string name = p.Name;
+        string shown = InputText.Quote(name);
         JsonElement e = p.Value;
         if (e.ValueKind != JsonValueKind.Object ||
             !e.TryGetProperty("dtype", out JsonElement dtypeEl) || dtypeEl.ValueKind != JsonValueKind.String ||
@@ -123,16 +118,16 @@ public static class SafetensorsReader
             offEl.GetArrayLength() != 2)
         {
             throw new CheckpointFormatException(path,
-                $"tensor '{name}': header entry needs dtype (string), shape (array) and data_offsets ([begin,end])");
+                $"tensor {shown}: header entry needs dtype (string), shape (array) and data_offsets ([begin,end])");
         }
         string dtypeName = dtypeEl.GetString()!;
         if (!StorageDTypes.TryParseSafetensors(dtypeName, out StorageDType dtype))
         {
-            throw new CheckpointFormatException(path, $"tensor '{name}': unsupported dtype '{dtypeName}'");
+            throw new CheckpointFormatException(path, $"tensor {shown}: unsupported dtype {InputText.Quote(dtypeName)}");
         }
         if (shapeEl.GetArrayLength() > 32)
         {
-            throw new CheckpointFormatException(path, $"tensor '{name}': too many dimensions");
+            throw new CheckpointFormatException(path, $"tensor {shown}: too many dimensions");
         }
         var shape = new int[shapeEl.GetArrayLength()];
         long numel = 1;
@@ -142,7 +137,7 @@ public static class SafetensorsReader
             if (d.ValueKind != JsonValueKind.Number || !d.TryGetInt64(out long v) || v < 0 || v > int.MaxValue)
             {
                 throw new CheckpointFormatException(path,
-                    $"tensor '{name}': invalid dimension {d.GetRawText()} in shape {shapeEl.GetRawText()}");
+                    $"tensor {shown}: invalid dimension {InputText.Json(d)} in shape {InputText.Json(shapeEl)}");
             }
             shape[i++] = (int)v;
             try
@@ -151,7 +146,7 @@ public static class SafetensorsReader
             }
             catch (OverflowException)
             {
-                throw new CheckpointFormatException(path, $"tensor '{name}': shape {shapeEl.GetRawText()} overflows");
+                throw new CheckpointFormatException(path, $"tensor {shown}: shape {InputText.Json(shapeEl)} overflows");
             }
         }
         long[] offsets = new long[2];
@@ -161,7 +156,7 @@ public static class SafetensorsReader
             if (o.ValueKind != JsonValueKind.Number || !o.TryGetInt64(out offsets[i]) || offsets[i] < 0)
             {
                 throw new CheckpointFormatException(path,
-                    $"tensor '{name}': invalid data_offsets {offEl.GetRawText()}");
+                    $"tensor {shown}: invalid data_offsets {InputText.Json(offEl)}");
             }
             i++;
         }
@@ -169,7 +164,7 @@ public static class SafetensorsReader
         if (begin > end || end > dataLength)
         {
             throw new CheckpointFormatException(path,
-                $"tensor '{name}': data_offsets [{begin},{end}] lie outside the data section of {dataLength} " +
+                $"tensor {shown}: data_offsets [{begin},{end}] lie outside the data section of {dataLength} " +
                 "bytes (truncated?)");
         }
         long need;
@@ -179,12 +174,12 @@ public static class SafetensorsReader
         }
         catch (OverflowException)
         {
-            throw new CheckpointFormatException(path, $"tensor '{name}': shape {shapeEl.GetRawText()} overflows");
+            throw new CheckpointFormatException(path, $"tensor {shown}: shape {InputText.Json(shapeEl)} overflows");
         }
         if (end - begin != need)
         {
             throw new CheckpointFormatException(path,
-                $"tensor '{name}': data_offsets span {end - begin} bytes, shape {shapeEl.GetRawText()} of " +
+                $"tensor {shown}: data_offsets span {end - begin} bytes, shape {InputText.Json(shapeEl)} of " +
                 $"{dtypeName} needs {need}");
         }
         ranges.Add((begin, end, name));
@@ -248,8 +243,7 @@ public static class SafetensorsWriter
         {
             buffer.WriteByte((byte)' ');
         }
-        string temp = path + ".tmp";
-        using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
+        AtomicFile.Write(path, file =>
         {
             Span<byte> len = stackalloc byte[8];
             BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)buffer.Length);
@@ -269,7 +263,6 @@ public static class SafetensorsWriter
                     file.Write(bytes);
                 }
             }
-        }
-        File.Move(temp, path, overwrite: true);
+        });
     }
 }

@@ -1,5 +1,6 @@
 using System.Collections;
 using System.Diagnostics.CodeAnalysis;
+using Med2E3.Native.Models.Files;
 
 namespace Med2E3.Native.Models.Weights;
 
@@ -21,7 +22,7 @@ public sealed class StateDict : IReadOnlyDictionary<string, WeightTensor>
         {
             if (!_byName.TryAdd(t.Name, t))
             {
-                throw new CheckpointFormatException(t.SourceFile, $"tensor '{t.Name}' appears twice");
+                throw new CheckpointFormatException(t.SourceFile, $"tensor {InputText.Quote(t.Name)} appears twice");
             }
             _ordered.Add(t);
         }
@@ -58,7 +59,7 @@ public sealed class StateDict : IReadOnlyDictionary<string, WeightTensor>
     public WeightTensor this[string key] =>
         _byName.TryGetValue(key, out WeightTensor? t)
             ? t
-            : throw new CheckpointFormatException(Source, $"no tensor named '{key}'");
+            : throw new CheckpointFormatException(Source, $"no tensor named {InputText.Quote(key)}");
 
     public bool ContainsKey(string key) => _byName.ContainsKey(key);
 
@@ -72,7 +73,7 @@ public sealed class StateDict : IReadOnlyDictionary<string, WeightTensor>
         if (!t.Shape.SequenceEqual(expectedShape))
         {
             throw new CheckpointFormatException(Source,
-                $"tensor '{key}' has shape {t.ShapeString}, expected {WeightTensor.FormatShape(expectedShape)}");
+                $"tensor {InputText.Quote(key)} has shape {t.ShapeString}, expected {WeightTensor.FormatShape(expectedShape)}");
         }
         return t;
     }

@@ -1,5 +1,6 @@
 using Microsoft.Win32.SafeHandles;
 using static Med2E3.Native.Models.Weights.RestrictedUnpickler;
+using Med2E3.Native.Models.Files;
 
 namespace Med2E3.Native.Models.Weights;
 
@@ -41,7 +42,7 @@ public static class TorchCheckpointReader
             string order = System.Text.Encoding.ASCII.GetString(zip.ReadAll(byteorder, 64)).Trim();
             if (order != "little")
             {
-                throw new CheckpointFormatException(path, $"storages are '{order}'-endian; only little is read");
+                throw new CheckpointFormatException(path, $"storages are {InputText.Quote(order)}-endian; only little is read");
             }
         }
         byte[] pickle = zip.ReadAll(pkl, MaxPickleBytes);
@@ -57,7 +58,7 @@ public static class TorchCheckpointReader
             }
             if (value is not TensorRef t)
             {
-                throw new CheckpointFormatException(path, $"state dict entry '{name}' is not a tensor");
+                throw new CheckpointFormatException(path, $"state dict entry {InputText.Quote(name)} is not a tensor");
             }
             tensors.Add(MakeTensor(path, zip, prefix, name, t));
         }
@@ -104,7 +105,7 @@ public static class TorchCheckpointReader
             return dict;
         }
         object bad = dict.Items.First(kv => kv.Value is not TensorRef).Key;
-        throw new CheckpointFormatException(path, $"state dict entry '{bad}' is not a tensor");
+        throw new CheckpointFormatException(path, $"state dict entry {InputText.Quote(bad.ToString())} is not a tensor");
     }
 
     private static WeightTensor MakeTensor(string path, ZipDirectory zip, string prefix, string name, TensorRef t)
@@ -113,7 +114,7 @@ public static class TorchCheckpointReader
         int es = s.DType.ElementSize();
         ZipEntryInfo entry = zip.Find(prefix + "data/" + s.Key)
             ?? throw new CheckpointFormatException(path,
-                $"tensor '{name}': storage '{prefix}data/{s.Key}' is missing from the archive");
+                $"tensor {InputText.Quote(name)}: storage {InputText.Quote(prefix + "data/" + s.Key)} is missing from the archive");
         long storageBytes;
         try
         {
@@ -121,12 +122,12 @@ public static class TorchCheckpointReader
         }
         catch (OverflowException)
         {
-            throw new CheckpointFormatException(path, $"tensor '{name}': storage size overflows");
+            throw new CheckpointFormatException(path, $"tensor {InputText.Quote(name)}: storage size overflows");
         }
         if (entry.Size != storageBytes)
         {
             throw new CheckpointFormatException(path,
-                $"tensor '{name}': storage '{s.Key}' holds {entry.Size} bytes, but {s.Numel} {s.DType} elements " +
+                $"tensor {InputText.Quote(name)}: storage {InputText.Quote(s.Key)} holds {entry.Size} bytes, but {s.Numel} {s.DType} elements " +
                 $"need {storageBytes}");
         }
         var shape = new int[t.Size.Length];
@@ -139,12 +140,12 @@ public static class TorchCheckpointReader
                 if (t.Size[i] < 0 || t.Size[i] > int.MaxValue)
                 {
                     throw new CheckpointFormatException(path,
-                        $"tensor '{name}' has an invalid dimension {t.Size[i]} in shape " +
+                        $"tensor {InputText.Quote(name)} has an invalid dimension {t.Size[i]} in shape " +
                         $"[{string.Join(",", t.Size)}]");
                 }
                 if (t.Stride[i] < 0)
                 {
-                    throw new CheckpointFormatException(path, $"tensor '{name}' has a negative stride");
+                    throw new CheckpointFormatException(path, $"tensor {InputText.Quote(name)} has a negative stride");
                 }
                 shape[i] = (int)t.Size[i];
                 numel = checked(numel * t.Size[i]);
@@ -158,16 +159,16 @@ public static class TorchCheckpointReader
         catch (OverflowException)
         {
             throw new CheckpointFormatException(path,
-                $"tensor '{name}' shape [{string.Join(",", t.Size)}] overflows");
+                $"tensor {InputText.Quote(name)} shape [{string.Join(",", t.Size)}] overflows");
         }
         if (t.Offset < 0)
         {
-            throw new CheckpointFormatException(path, $"tensor '{name}' has a negative storage offset");
+            throw new CheckpointFormatException(path, $"tensor {InputText.Quote(name)} has a negative storage offset");
         }
         if (numel > 0 && last >= s.Numel)
         {
             throw new CheckpointFormatException(path,
-                $"tensor '{name}' (shape [{string.Join(",", t.Size)}], stride [{string.Join(",", t.Stride)}], " +
+                $"tensor {InputText.Quote(name)} (shape [{string.Join(",", t.Size)}], stride [{string.Join(",", t.Stride)}], " +
                 $"offset {t.Offset}) reaches element {last}, but its storage has only {s.Numel}");
         }
         StorageViewSource source = entry.Method == 0

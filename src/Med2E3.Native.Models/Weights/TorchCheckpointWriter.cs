@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
+using Med2E3.Native.Models.Files;
 
 namespace Med2E3.Native.Models.Weights;
 
@@ -42,30 +43,21 @@ public static class TorchCheckpointWriter
             archive = "archive";
         }
         byte[] pickle = Pickle(list);
-        string temp = path + ".partial";
-        try
+        // Written through a temporary sibling and renamed, so the file is the old one or the complete new one.
+        AtomicFile.Write(path, file =>
         {
-            using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
+            var zip = new StoredZipWriter(file);
+            zip.Add(archive + "/data.pkl", pickle);
+            zip.Add(archive + "/.format_version", "1"u8);
+            zip.Add(archive + "/.storage_alignment", Encoding.ASCII.GetBytes(DataAlignment.ToString()));
+            zip.Add(archive + "/byteorder", "little"u8);
+            for (int i = 0; i < list.Count; i++)
             {
-                var zip = new StoredZipWriter(file);
-                zip.Add(archive + "/data.pkl", pickle);
-                zip.Add(archive + "/.format_version", "1"u8);
-                zip.Add(archive + "/.storage_alignment", Encoding.ASCII.GetBytes(DataAlignment.ToString()));
-                zip.Add(archive + "/byteorder", "little"u8);
-                for (int i = 0; i < list.Count; i++)
-                {
-                    zip.Add(archive + "/data/" + i, list[i].Data.Span);
-                }
-                zip.Add(archive + "/version", "3\n"u8);
-                zip.Finish();
+                zip.Add(archive + "/data/" + i, list[i].Data.Span);
             }
-            File.Move(temp, path, overwrite: true);
-        }
-        catch
-        {
-            File.Delete(temp);
-            throw;
-        }
+            zip.Add(archive + "/version", "3\n"u8);
+            zip.Finish();
+        });
     }
 
     /// <summary>Writes every tensor of <paramref name="stateDict"/> (in its order) to <paramref name="path"/>.</summary>

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Med2E3.Native.Models.Files;
 
 namespace Med2E3.Native.Models.Weights;
 
@@ -26,6 +27,17 @@ public static class WeightFiles
     [
         "model.safetensors.index.json", "model.safetensors", "pytorch_model.bin.index.json", "pytorch_model.bin",
     ];
+
+    /// <summary>Largest shard index read (the real ones are a few tens of kilobytes).</summary>
+    public const long MaxIndexBytes = 64L << 20;
+
+    /// <summary>
+    /// A shard name of an index: a non-empty name of a file in the index's own folder, without separators, control
+    /// characters (NUL included) or the names "." and "..".
+    /// </summary>
+    private static bool IsPlainFileName(string file) =>
+        file.Length is > 0 and <= 255 && file is not ("." or "..") && !file.Any(char.IsControl)
+        && file.IndexOfAny(['/', '\\']) < 0 && file == Path.GetFileName(file);
 
     /// <summary>The first weight file of <paramref name="directory"/> in <see cref="SearchOrder"/>, or null.</summary>
     public static string? Find(string directory) =>
@@ -62,34 +74,31 @@ public static class WeightFiles
         }
         string dir = Path.GetDirectoryName(indexPath)!;
         var map = new List<(string Key, string File)>();
-        try
+        byte[] bytes = FileBytes.Read(indexPath, MaxIndexBytes, "a shard index",
+            problem => new CheckpointFormatException(indexPath, problem));
+        using JsonDocument doc = JsonText.Parse(bytes, default,
+            problem => new CheckpointFormatException(indexPath, "shard index: " + problem));
+        if (doc.RootElement.ValueKind != JsonValueKind.Object ||
+            !doc.RootElement.TryGetProperty("weight_map", out JsonElement wm) ||
+            wm.ValueKind != JsonValueKind.Object)
         {
-            using JsonDocument doc = JsonDocument.Parse(File.ReadAllBytes(indexPath));
-            if (doc.RootElement.ValueKind != JsonValueKind.Object ||
-                !doc.RootElement.TryGetProperty("weight_map", out JsonElement wm) ||
-                wm.ValueKind != JsonValueKind.Object)
-            {
-                throw new CheckpointFormatException(indexPath, "shard index has no 'weight_map' object");
-            }
-            foreach (JsonProperty p in wm.EnumerateObject())
-            {
-                if (p.Value.ValueKind != JsonValueKind.String)
-                {
-                    throw new CheckpointFormatException(indexPath, $"weight_map entry '{p.Name}' is not a file name");
-                }
-                string file = p.Value.GetString()!;
-                if (file.Length == 0 || file != Path.GetFileName(file) || file is "." or "..")
-                {
-                    throw new CheckpointFormatException(indexPath,
-                        $"weight_map entry '{p.Name}' names '{file}', which is not a plain file name in this folder");
-                }
-                map.Add((p.Name, file));
-            }
+            throw new CheckpointFormatException(indexPath, "shard index has no 'weight_map' object");
         }
-        catch (JsonException e)
+        foreach (JsonProperty p in wm.EnumerateObject())
         {
-            throw new CheckpointFormatException(indexPath,
-                $"shard index is not valid JSON ({e.Message.Split('\n')[0]})", e);
+            if (p.Value.ValueKind != JsonValueKind.String)
+            {
+                throw new CheckpointFormatException(indexPath,
+                    $"weight_map entry {InputText.Quote(p.Name)} is not a file name (found {InputText.Json(p.Value)})");
+            }
+            string file = p.Value.GetString()!;
+            if (!IsPlainFileName(file))
+            {
+                throw new CheckpointFormatException(indexPath,
+                    $"weight_map entry {InputText.Quote(p.Name)} names {InputText.Quote(file)}, which is not a plain " +
+                    "file name in this folder");
+            }
+            map.Add((p.Name, file));
         }
         var tensors = new List<WeightTensor>();
         var files = new List<string>();
@@ -110,7 +119,7 @@ public static class WeightFiles
             if (!byFile[file].ContainsKey(key))
             {
                 throw new CheckpointFormatException(indexPath,
-                    $"weight_map puts '{key}' in '{file}', but that shard has no such tensor");
+                    $"weight_map puts {InputText.Quote(key)} in {InputText.Quote(file)}, but that shard has no such tensor");
             }
         }
         return new StateDict(tensors, indexPath, files);

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
+using Med2E3.Native.Models.Files;
 
 namespace Med2E3.Native.Models.Weights;
 
@@ -25,7 +26,7 @@ public sealed class WeightTensor
         if (data.Length != ByteLength)
         {
             throw new ArgumentException(
-                $"tensor '{name}': {data.Length} bytes given, shape [{string.Join(",", shape)}] of " +
+                $"tensor {InputText.Quote(name)}: {data.Length} bytes given, shape [{string.Join(",", shape)}] of " +
                 $"{dtype} needs {ByteLength}", nameof(data));
         }
     }
@@ -42,7 +43,7 @@ public sealed class WeightTensor
             if (d < 0)
             {
                 throw new CheckpointFormatException(source.FilePath,
-                    $"tensor '{name}' has a negative dimension in shape [{string.Join(",", shape)}]");
+                    $"tensor {InputText.Quote(name)} has a negative dimension in shape [{string.Join(",", shape)}]");
             }
             count = checked(count * d);
         }
@@ -51,7 +52,7 @@ public sealed class WeightTensor
         if (ByteLength > MaxByteLength)
         {
             throw new CheckpointFormatException(source.FilePath,
-                $"tensor '{name}' needs {ByteLength} bytes, more than one buffer holds ({MaxByteLength})");
+                $"tensor {InputText.Quote(name)} needs {ByteLength} bytes, more than one buffer holds ({MaxByteLength})");
         }
         _source = source;
         Shape = Array.AsReadOnly(_shape);
@@ -121,7 +122,7 @@ public sealed class WeightTensor
         if (destination.Length != ByteLength)
         {
             throw new ArgumentException(
-                $"tensor '{Name}' has {ByteLength} bytes, destination holds {destination.Length}",
+                $"tensor {InputText.Quote(Name)} has {ByteLength} bytes, destination holds {destination.Length}",
                 nameof(destination));
         }
         byte[]? cached = Volatile.Read(ref _cached);
@@ -146,7 +147,7 @@ public sealed class WeightTensor
     {
         if (destination.Length != ElementCount)
         {
-            throw new ArgumentException($"tensor '{Name}' has {ElementCount} elements, destination holds " +
+            throw new ArgumentException($"tensor {InputText.Quote(Name)} has {ElementCount} elements, destination holds " +
                                         destination.Length, nameof(destination));
         }
         ReadOnlySpan<byte> b = BytesForConversion();
@@ -244,7 +245,7 @@ public sealed class WeightTensor
                 if (wide[i] != Math.Floor(wide[i]) || Math.Abs(wide[i]) > 9.2e18)
                 {
                     throw new InvalidOperationException(
-                        $"tensor '{Name}' element {i} = {wide[i]} is not an integer");
+                        $"tensor {InputText.Quote(Name)} element {i} = {wide[i]} is not an integer");
                 }
                 result[i] = (long)wide[i];
             }

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Text;
 using Microsoft.Win32.SafeHandles;
+using Med2E3.Native.Models.Files;
 
 namespace Med2E3.Native.Models.Weights;
 
@@ -22,6 +23,7 @@ internal sealed class ZipDirectory
     private const uint CentralHeader = 0x02014b50;
     private const uint LocalHeader = 0x04034b50;
     private const int MaxEntries = 1_000_000;
+    private const long MaxDeflateRatio = 1032;
 
     private readonly Dictionary<string, ZipEntryInfo> _byName = new(StringComparer.Ordinal);
 
@@ -34,7 +36,7 @@ internal sealed class ZipDirectory
         {
             if (!_byName.TryAdd(e.Name, e))
             {
-                throw new CheckpointFormatException(path, $"zip entry '{e.Name}' appears twice");
+                throw new CheckpointFormatException(path, $"zip entry {InputText.Quote(e.Name)} appears twice");
             }
         }
     }
@@ -153,33 +155,41 @@ internal sealed class ZipDirectory
             p += 46 + nameLen + extraLen + commentLen;
             if ((flags & 1) != 0)
             {
-                throw new CheckpointFormatException(path, $"zip entry '{name}' is encrypted");
+                throw new CheckpointFormatException(path, $"zip entry {InputText.Quote(name)} is encrypted");
             }
             if (method != 0 && method != 8)
             {
                 throw new CheckpointFormatException(path,
-                    $"zip entry '{name}' uses compression method {method} (only stored and deflate are read)");
+                    $"zip entry {InputText.Quote(name)} uses compression method {method} (only stored and deflate are read)");
             }
             if (method == 0 && csize != usize)
             {
                 throw new CheckpointFormatException(path,
-                    $"zip entry '{name}' is stored but its sizes differ ({csize} vs {usize})");
+                    $"zip entry {InputText.Quote(name)} is stored but its sizes differ ({csize} vs {usize})");
+            }
+            // Deflate expands at most ~1032:1, so a larger claim cannot be true; refusing it here keeps a reader from
+            // allocating the claimed size for a few compressed bytes.
+            if (method == 8 && usize > (csize + 8) * MaxDeflateRatio)
+            {
+                throw new CheckpointFormatException(path,
+                    $"zip entry {InputText.Quote(name)} claims {usize} bytes from {csize} compressed bytes, more than " +
+                    "deflate can produce");
             }
             if (lho < 0 || lho + 30 > cdOffset)
             {
-                throw new CheckpointFormatException(path, $"zip entry '{name}' header offset out of range");
+                throw new CheckpointFormatException(path, $"zip entry {InputText.Quote(name)} header offset out of range");
             }
             StorageViewSource.ReadExactly(handle, lho, local);
             if (BinaryPrimitives.ReadUInt32LittleEndian(local) != LocalHeader)
             {
-                throw new CheckpointFormatException(path, $"zip entry '{name}' local header is corrupt");
+                throw new CheckpointFormatException(path, $"zip entry {InputText.Quote(name)} local header is corrupt");
             }
             long dataOffset = lho + 30 + BinaryPrimitives.ReadUInt16LittleEndian(local.AsSpan(26)) +
                               BinaryPrimitives.ReadUInt16LittleEndian(local.AsSpan(28));
             if (csize < 0 || usize < 0 || dataOffset + csize > cdOffset)
             {
                 throw new CheckpointFormatException(path,
-                    $"zip entry '{name}' data ({csize} bytes at {dataOffset}) runs past the end of the entries " +
+                    $"zip entry {InputText.Quote(name)} data ({csize} bytes at {dataOffset}) runs past the end of the entries " +
                     "(truncated?)");
             }
             entries.Add(new ZipEntryInfo(name, method, crc, csize, usize, dataOffset));
@@ -197,7 +207,7 @@ internal sealed class ZipDirectory
             int size = BinaryPrimitives.ReadUInt16LittleEndian(extra[(q + 2)..]);
             if (q + 4 + size > extra.Length)
             {
-                throw new CheckpointFormatException(path, $"zip entry '{name}' has a corrupt extra field");
+                throw new CheckpointFormatException(path, $"zip entry {InputText.Quote(name)} has a corrupt extra field");
             }
             if (id == 1)
             {
@@ -225,7 +235,7 @@ internal sealed class ZipDirectory
     {
         if (r + 8 > z.Length)
         {
-            throw new CheckpointFormatException(path, $"zip entry '{name}' has a short zip64 extra field");
+            throw new CheckpointFormatException(path, $"zip entry {InputText.Quote(name)} has a short zip64 extra field");
         }
         long v = BinaryPrimitives.ReadInt64LittleEndian(z[r..]);
         r += 8;
@@ -238,7 +248,7 @@ internal sealed class ZipDirectory
         if (entry.Size > maxBytes)
         {
             throw new CheckpointFormatException(FilePath,
-                $"zip entry '{entry.Name}' is {entry.Size} bytes, more than the {maxBytes} allowed");
+                $"zip entry {InputText.Quote(entry.Name)} is {entry.Size} bytes, more than the {maxBytes} allowed");
         }
         var data = new byte[entry.Size];
         using SafeFileHandle handle = File.OpenHandle(FilePath, FileMode.Open, FileAccess.Read, FileShare.Read);
@@ -258,11 +268,11 @@ internal sealed class ZipDirectory
         }
         catch (Exception e) when (e is EndOfStreamException or InvalidDataException)
         {
-            throw new CheckpointFormatException(FilePath, $"zip entry '{entry.Name}' is corrupt or truncated", e);
+            throw new CheckpointFormatException(FilePath, $"zip entry {InputText.Quote(entry.Name)} is corrupt or truncated", e);
         }
         if (Crc32.Compute(data) != entry.Crc32)
         {
-            throw new CheckpointFormatException(FilePath, $"zip entry '{entry.Name}' fails its CRC-32 check");
+            throw new CheckpointFormatException(FilePath, $"zip entry {InputText.Quote(entry.Name)} fails its CRC-32 check");
         }
         return data;
     }

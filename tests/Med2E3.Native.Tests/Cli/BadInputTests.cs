@@ -171,7 +171,7 @@ public class BadInputTests
         var r = CliRunner.Run("info", "--checkpoint", copy);
         Assert.True(r.ExitCode == ExitCodes.Checkpoint, r.ToString());
         string weights = Path.Combine(copy, "llm", "pytorch_model.bin");
-        Assert.Equal([$"error: {weights}: tensor 'model.layers.0.mlp.gate_up_proj.weight' has shape [192,64], "
+        Assert.Equal([$"med2e3: {weights}: tensor 'model.layers.0.mlp.gate_up_proj.weight' has shape [192,64], "
             + "the config expects [256,64] (and 3 more, listed above)"], r.ErrLines);
         Assert.DoesNotContain("   at ", r.Err);
     }

@@ -33,6 +33,10 @@ public class BatchTests
         CliRunner.Run("batch", "--checkpoint", checkpoint, "--data", tmp.File("data.json"), "--volume-root", tmp.File("vols"),
             "--out", tmp.File("out.json"), "--device", "cpu", "--max-new-tokens", "12");
 
+    /// <summary>The JSON objects of a JSON Lines file, one per line.</summary>
+    internal static List<JsonElement> Lines(string path) =>
+        [.. File.ReadAllLines(path).Where(l => l.Length > 0).Select(l => JsonDocument.Parse(l).RootElement)];
+
     [Fact]
     public void AnswersAndScoresEveryItem()
     {
@@ -45,15 +49,17 @@ public class BatchTests
         Assert.Contains("[2/2] item 1 (b.npy)", r.Err);
         Assert.Contains("volumes/s  ETA ", r.Err);
 
-        using var doc = JsonDocument.Parse(File.ReadAllText(tmp.File("out.json")));
-        var items = doc.RootElement.GetProperty("items");
-        Assert.Equal(2, items.GetArrayLength());
+        // --out holds one JSON object per item and line; the summary is its own document.
+        var items = Lines(tmp.File("out.json"));
+        Assert.Equal(2, items.Count);
         // Item 0's conversation is the fixture's generation prompt and its question the fixture's question.
         long[] golden = [254, 139, 306, 317, 20, 45, 126, 54, 17, 126, 54, 17];
         Assert.Equal(golden, items[0].GetProperty("token_ids").EnumerateArray().Select(e => e.GetInt64()));
         Assert.Equal(JsonValueKind.Null, items[0].GetProperty("correct").ValueKind);
         Assert.Equal(JsonValueKind.Object, items[0].GetProperty("scores").ValueKind);
         Assert.Contains(items[1].GetProperty("correct").ValueKind, new[] { JsonValueKind.True, JsonValueKind.False });
+        using var doc = JsonDocument.Parse(File.ReadAllText(tmp.File("out.summary.json")));
+        Assert.Equal(tmp.File("out.json"), doc.RootElement.GetProperty("answers").GetString());
         var summary = doc.RootElement.GetProperty("summary");
         Assert.Equal(2, summary.GetProperty("answered").GetInt32());
         Assert.Equal(0, summary.GetProperty("failed").GetInt32());
@@ -80,8 +86,8 @@ public class BatchTests
         string missing = Path.Combine(tmp.File("vols"), "missing.npy");
         Assert.Contains($"item 2: {missing}: volume file not found", r.ErrLines);
         Assert.Contains($"med2e3: 1 of 3 items could not be answered (bad volume files); their errors are in {tmp.File("out.json")}", r.ErrLines);
-        using var doc = JsonDocument.Parse(File.ReadAllText(tmp.File("out.json")));
-        Assert.Equal($"{missing}: volume file not found", doc.RootElement.GetProperty("items")[2].GetProperty("error").GetString());
+        Assert.Equal($"{missing}: volume file not found", Lines(tmp.File("out.json"))[2].GetProperty("error").GetString());
+        using var doc = JsonDocument.Parse(File.ReadAllText(tmp.File("out.summary.json")));
         Assert.Equal(2, doc.RootElement.GetProperty("summary").GetProperty("answered").GetInt32());
     }
 
@@ -122,7 +128,7 @@ public class BatchTests
             File.Copy(f, Path.Combine(tmp.File("vols"), "ct-series", Path.GetFileName(f)));
         File.Copy(Path.Combine(root, "volumes", "phantom-ct-8x32x32.nii.gz"), Path.Combine(tmp.File("vols"), "ct.nii.gz"));
         var r = CliRunner.Run("batch", "--checkpoint", checkpoint, "--data", tmp.File("data.json"), "--volume-root",
-            tmp.File("vols"), "--out", tmp.File("out.json"), "--device", "cpu", "--max-new-tokens", "3", "--window", "-160,240",
+            tmp.File("vols"), "--out", tmp.File("out.jsonl"), "--device", "cpu", "--max-new-tokens", "3", "--window", "-160,240",
             "--verbose");
         Assert.True(r.ExitCode == ExitCodes.Ok, r.ToString());
         Assert.Contains("answered 2/2 in ", r.Out);
@@ -131,8 +137,8 @@ public class BatchTests
         Assert.Equal(2, r.Err.Split("intensity:   window [-160, 240], then min–max [-160, 240] → [0, 1]").Length - 1);
 
         // The same phantom as DICOM and as NIfTI: the same model input, so the same answer and slice scores.
-        using var doc = JsonDocument.Parse(File.ReadAllText(tmp.File("out.json")));
-        var items = doc.RootElement.GetProperty("items");
+        var items = File.ReadAllLines(tmp.File("out.jsonl")).Select(l => JsonDocument.Parse(l).RootElement).ToArray();
+        Assert.Equal(2, items.Length);
         Assert.Equal(items[0].GetProperty("token_ids").ToString(), items[1].GetProperty("token_ids").ToString());
         Assert.Equal(items[0].GetProperty("slice_scores").ToString(), items[1].GetProperty("slice_scores").ToString());
     }

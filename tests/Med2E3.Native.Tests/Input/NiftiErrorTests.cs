@@ -144,10 +144,12 @@ public class NiftiErrorTests
     {
         var b = Valid(2);
         b.Dim = [3, 1L << 20, 1L << 20, 1L << 20, 1, 1, 1, 1];
-        Assert.Equal("dims 1048576×1048576×1048576 exceed the limit of 1073741824 voxels", Problem(b.Build()));
+        Assert.Equal("dims 1048576×1048576×1048576 = 1152921504606846976 voxels, more than the limit of 268435456 "
+            + "(VolumeReadOptions.MaxVoxels)", Problem(b.Build()));
         b = Valid();
         b.Dim = [3, 30000, 30000, 30000, 1, 1, 1, 1];
-        Assert.Equal("dims 30000×30000×30000 exceed the limit of 1073741824 voxels", Problem(b.Build()));
+        Assert.Equal("dims 30000×30000×30000 = 27000000000000 voxels, more than the limit of 268435456 "
+            + "(VolumeReadOptions.MaxVoxels)", Problem(b.Build()));
     }
 
     [Theory]

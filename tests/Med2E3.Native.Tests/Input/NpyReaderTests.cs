@@ -205,7 +205,8 @@ public class NpyReaderTests
     [InlineData("(60,)", "shape (60,) is not (D, H, W) or (1, D, H, W)")]
     [InlineData("(2, 3, 4, 5)", "shape (2, 3, 4, 5) has 2 channels; only single-channel volumes (1, D, H, W) are supported")]
     [InlineData("(3, 0, 5)", "shape (3, 0, 5) has an empty axis")]
-    [InlineData("(100000, 100000, 100000)", "shape (100000, 100000, 100000) has more voxels than the limit of 1073741824")]
+    [InlineData("(100000, 100000, 100000)",
+        "shape (100000, 100000, 100000) has 1000000000000000 voxels, more than the limit of 268435456 (VolumeReadOptions.MaxVoxels)")]
     public void BadShapes(string shape, string problem)
     {
         var b = new NpyBuilder { Header = $"{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}" }.Build();
@@ -243,6 +244,7 @@ public class NpyReaderTests
     public void LimitIsConfigurable()
     {
         var b = NpyBuilder.For(Ramp(60), "<f4", "(3, 4, 5)").Build();
-        Assert.Equal("shape (3, 4, 5) has more voxels than the limit of 59", Fails(b, new VolumeReadOptions { MaxVoxels = 59 }).Problem);
+        Assert.Equal("shape (3, 4, 5) has 60 voxels, more than the limit of 59 (VolumeReadOptions.MaxVoxels)",
+            Fails(b, new VolumeReadOptions { MaxVoxels = 59 }).Problem);
     }
 }

@@ -109,10 +109,8 @@ public class GeometryTests(GeometryCheckpoints checkpoints, ITestOutputHelper lo
         Assert.Equal(g.OtherDType, ckpt.Vision3DConnector.Weights["text_mlp.weight"].DType);
 
         var output = new StringWriter();
-        var error = new StringWriter();
-        int rc = CheckpointInfo.Run(dir, output, error, new CheckpointOptions(), readData: true);
+        int rc = CheckpointInfo.Run(dir, output, new CheckpointOptions(), readData: true);
         log.WriteLine(output.ToString());
-        Assert.Equal("", error.ToString());
         Assert.Equal(0, rc);
         Assert.Contains("OK: every tensor matches the configs", output.ToString());
     }

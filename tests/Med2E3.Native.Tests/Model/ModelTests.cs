@@ -217,7 +217,7 @@ public class ModelTests(ITestOutputHelper log)
         {
             Assert.Skip("a CUDA backend is registered; the CUDA golden check covers this device");
         }
-        var e = Assert.Throws<NotSupportedException>(() => Med2E3Model.Load(ModelFixture.Checkpoint, "cuda"));
+        var e = Assert.Throws<DeviceUnavailableException>(() => Med2E3Model.Load(ModelFixture.Checkpoint, "cuda"));
         Assert.Contains("cuda:0", e.Message);
     }
 }

@@ -53,12 +53,12 @@ public class CheckpointLayoutTests(ITestOutputHelper log)
         // Not strict: the report is available and info exits with the checkpoint code and one line.
         Med2E3Checkpoint ckpt = Med2E3Checkpoint.Open(root, new CheckpointOptions { Strict = false });
         Assert.False(ckpt.Report.IsValid);
-        var output = new StringWriter();
-        var error = new StringWriter();
-        Assert.Equal(ExitCodes.Checkpoint, CheckpointInfo.Run(root, output, error));
-        log.WriteLine(error.ToString());
-        Assert.Single(error.ToString().TrimEnd().Split('\n'));
-        Assert.Contains("gate_up_proj", error.ToString());
+        var r = Med2E3.Native.Tests.Cli.CliRunner.Run("info", "--checkpoint", root);
+        log.WriteLine(r.Err);
+        Assert.Equal(ExitCodes.Checkpoint, r.ExitCode);
+        string line = Assert.Single(r.ErrLines);
+        Assert.StartsWith("med2e3: ", line);
+        Assert.Contains("gate_up_proj", line);
     }
 
     [Fact]
@@ -74,9 +74,9 @@ public class CheckpointLayoutTests(ITestOutputHelper log)
         Assert.Equal("hidden_size", e.Field);
         Assert.Equal($"{cfg}: field 'hidden_size': required but missing", e.Message);
 
-        var error = new StringWriter();
-        Assert.Equal(ExitCodes.Checkpoint, CheckpointInfo.Run(root, new StringWriter(), error));
-        Assert.Equal($"error: {cfg}: field 'hidden_size': required but missing", error.ToString().TrimEnd());
+        var r = Med2E3.Native.Tests.Cli.CliRunner.Run("info", "--checkpoint", root);
+        Assert.Equal(ExitCodes.Checkpoint, r.ExitCode);
+        Assert.Equal([$"med2e3: {cfg}: field 'hidden_size': required but missing"], r.ErrLines);
     }
 
     [Fact]
@@ -86,9 +86,13 @@ public class CheckpointLayoutTests(ITestOutputHelper log)
         string root = CopyFixture(dir);
         string cfg = Path.Combine(root, "llm", "config.json");
         EditJson(cfg, j => j["rope_parameters"]!["short_factor"] = new JsonArray(1.0, 2.0));
-        var e = Assert.Throws<CheckpointMismatchException>(() => Med2E3Checkpoint.Open(root));
-        Assert.Contains("short_factor has 2 values, expected rotary dim / 2 = 8", e.Message);
-        EditJson(cfg, j => j["num_hidden_layers"] = "two");
+        var e = Assert.Throws<CheckpointConfigException>(() => Med2E3Checkpoint.Open(root));
+        Assert.Equal($"{cfg}: field 'rope_parameters.short_factor': 2 values; allowed: rotary width / 2 = 8", e.Message);
+        EditJson(cfg, j =>
+        {
+            j["rope_parameters"]!["short_factor"] = new JsonArray([.. Enumerable.Repeat(1.0, 8).Select(x => (JsonNode?)x)]);
+            j["num_hidden_layers"] = "two";
+        });
         var c = Assert.Throws<CheckpointConfigException>(() => Med2E3Checkpoint.Open(root));
         Assert.Contains("field 'num_hidden_layers': expected an integer, found \"two\"", c.Message);
     }

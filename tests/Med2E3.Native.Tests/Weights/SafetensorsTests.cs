@@ -115,7 +115,7 @@ public class SafetensorsTests(ITestOutputHelper log)
         Assert.Contains("exceeds the", Fails(WriteRaw(dir, "huge.safetensors", ok, 8, lengthField: long.MaxValue)));
         File.WriteAllBytes(dir.File("tiny.safetensors"), [1, 2, 3]);
         Assert.Contains("too short", Fails(dir.File("tiny.safetensors")));
-        Assert.Contains("not valid JSON", Fails(WriteRaw(dir, "json.safetensors", "{\"a\":{\"dtype\":", 8)));
+        Assert.Contains("invalid JSON", Fails(WriteRaw(dir, "json.safetensors", "{\"a\":{\"dtype\":", 8)));
         Assert.Contains("not a JSON object", Fails(WriteRaw(dir, "arr.safetensors", "[1,2]", 0)));
         Assert.Contains("outside the data section", Fails(WriteRaw(dir, "range.safetensors",
             "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 4)));
