@@ -950,12 +950,13 @@ extern "C" __global__ void __launch_bounds__(ATT_THREADS) attention_decode_bf16(
     attention_decode_impl<bf16_t>(p);
 }
 
-// Merges the splits of one (b, h): o = Σ_s o_s·2^(m_s − M) / Σ_s l_s·2^(m_s − M), M = max_s m_s.
-template <typename T>
-__device__ __forceinline__ void attention_decode_combine_impl(const AttentionParams& p) {
-    const int bh = blockIdx.x, b = bh / p.heads, h = bh - b * p.heads;
+// Merges the splits of one (b, h): o = Σ_s o_s·2^(m_s − M) / Σ_s l_s·2^(m_s − M), M = max_s m_s, and its lse.
+// `part` is the (b, h)'s (splits, Dh + 2) partial states: const float*, or const volatile float* where other blocks
+// of the same launch wrote them.
+template <typename T, typename PART>
+__device__ __forceinline__ void att_merge_splits(const AttentionParams& p, PART part, int bh) {
+    const int b = bh / p.heads, h = bh - b * p.heads;
     const int Dh = p.head_dim;
-    const float* part = p.partial + (size_t)bh * p.splits * (Dh + 2);
     float M = neg_inf();
     for (int s = 0; s < p.splits; ++s) M = fmaxf(M, part[s * (Dh + 2) + Dh]);
     float L = 0.0f;
@@ -975,6 +976,12 @@ __device__ __forceinline__ void attention_decode_combine_impl(const AttentionPar
     }
     if (p.lse && threadIdx.x == 0)
         p.lse[(size_t)bh * p.tq + p.tq - 1] = L > 0.0f ? (M + log2f(L)) * LN2_F : neg_inf();
+}
+
+template <typename T>
+__device__ __forceinline__ void attention_decode_combine_impl(const AttentionParams& p) {
+    const int bh = blockIdx.x;
+    att_merge_splits<T>(p, (const float*)p.partial + (size_t)bh * p.splits * (p.head_dim + 2), bh);
 }
 
 extern "C" __global__ void attention_decode_combine_f32(AttentionParams p) { attention_decode_combine_impl<float>(p); }
@@ -1119,26 +1126,7 @@ __device__ __forceinline__ void attention_decode_stream(const AttentionParams& p
     if (!last) return;
     __threadfence();
     // Volatile loads: the other blocks' partial states must come from L2, not from a stale L1 line.
-    const volatile float* all = p.partial + (size_t)bh * p.splits * (DH + 2);
-    float gm = neg_inf();
-    for (int s = 0; s < p.splits; ++s) gm = fmaxf(gm, all[s * (DH + 2) + DH]);
-    float gl = 0.0f;
-    for (int s = 0; s < p.splits; ++s) {
-        const float ms = all[s * (DH + 2) + DH];
-        if (ms != neg_inf()) gl += all[s * (DH + 2) + DH + 1] * exp2f(ms - gm);
-    }
-    const float inv = gl > 0.0f ? 1.0f / gl : 0.0f;
-    bf16_t* og = (bf16_t*)p.o + att_off(b, h, p.tq - 1, p.o_sb, p.o_sh, p.o_st);
-    for (int d = threadIdx.x; d < DH; d += ATT_THREADS) {
-        float o = 0.0f;
-        for (int s = 0; s < p.splits; ++s) {
-            const float ms = all[s * (DH + 2) + DH];
-            if (ms != neg_inf()) o += all[s * (DH + 2) + d] * exp2f(ms - gm);
-        }
-        st_f32(og + d, o * inv);
-    }
-    if (p.lse && threadIdx.x == 0)
-        p.lse[(size_t)bh * p.tq + p.tq - 1] = gl > 0.0f ? (gm + log2f(gl)) * LN2_F : neg_inf();
+    att_merge_splits<bf16_t>(p, (const volatile float*)p.partial + (size_t)bh * p.splits * (DH + 2), bh);
 }
 
 // Head dims 64 and 96; K and V rows 16-byte aligned. Four blocks per SM: with the first launch bound alone ptxas aims
