@@ -14,6 +14,11 @@ public sealed partial class CudaBackend
     private const int PipelinedKeyTile = 64;   // ATT3_BK
     private const int StreamingDecodeStep = 64;  // keys one block of attention_decode_bf16_v2 reads per step
 
+    // MED2E3_FAST_ATTENTION=1 starts both switches below on, so that a device run can measure the whole model with
+    // the new kernels (golden-check, the end-to-end benchmark) without a rebuild.
+    private static readonly bool FastAttentionFromEnvironment =
+        Environment.GetEnvironmentVariable("MED2E3_FAST_ATTENTION") == "1";
+
     // attention_decode_bf16_v2: one counter per (b, h), zeroed once; the kernel leaves it at zero after each launch.
     private DeviceBuffer<int>? _decodeTickets;
 
@@ -21,18 +26,18 @@ public sealed partial class CudaBackend
     /// Launch the bf16 tensor-core prefill kernels instead of the SIMT default where they apply (bf16, head dim 64 or
     /// 96, more than one query, positive scale, 16-byte aligned rows): <c>attention_fwd_bf16_v4</c> (128 queries per
     /// block) at head dim 64, the 3D ViT and SigLIP, and <c>attention_fwd_bf16_v3</c> (64 per block) at head dim 96,
-    /// the Phi-3 prefill; <c>attention_fwd_bf16_v2</c> where only 4-byte alignment holds. Off by default: these
-    /// variants have not yet been measured on a device.
+    /// the Phi-3 prefill; <c>attention_fwd_bf16_v2</c> where only 4-byte alignment holds. Off by default (on with
+    /// <c>MED2E3_FAST_ATTENTION=1</c>): these variants have not yet been measured on a device.
     /// </summary>
-    public bool TensorCoreAttention { get; set; }
+    public bool TensorCoreAttention { get; set; } = FastAttentionFromEnvironment;
 
     /// <summary>
     /// Launch the streaming split-K decode <c>attention_decode_bf16_v2</c> (16-byte K/V loads, one pass, the splits
     /// merged in the same launch) for single-query bf16 steps with head dim 64 or 96 and 16-byte aligned K/V rows,
-    /// instead of <c>attention_decode_bf16</c> + <c>attention_decode_combine_bf16</c>. Off by default: not yet measured
-    /// on a device.
+    /// instead of <c>attention_decode_bf16</c> + <c>attention_decode_combine_bf16</c>. Off by default (on with
+    /// <c>MED2E3_FAST_ATTENTION=1</c>): not yet measured on a device.
     /// </summary>
-    public bool StreamingDecodeAttention { get; set; }
+    public bool StreamingDecodeAttention { get; set; } = FastAttentionFromEnvironment;
 
     /// <summary>
     /// Forces one forward attention kernel (tests and benchmarks): every <see cref="Attention"/> call while it is set

@@ -1,6 +1,7 @@
 using Med2E3.Native.Ops;
 using Med2E3.Native.Ops.Cuda;
 using Med2E3.Native.Tensors;
+using Med2E3.Native.Tests.Cuda.Runtime;
 using static Med2E3.Native.Tests.Cuda.Ops.OpConformance;
 
 namespace Med2E3.Native.Tests.Cuda.Ops;
@@ -238,6 +239,33 @@ public class AttentionVariantTests(TestDevice fixture)
             Cuda.TensorCoreAttention = false;
             Cuda.StreamingDecodeAttention = false;
             Cuda.AttentionKernelOverride = null;
+        }
+    }
+
+    [CudaFact]
+    public void TheEnvironmentTurnsBothSwitchesOn()
+    {
+        // MED2E3_FAST_ATTENTION is read once per process: the backend is made in a child process that has it.
+        const string method = nameof(TheEnvironmentTurnsBothSwitchesOn);
+        if (ChildProcess.IsChildFor($"{typeof(AttentionVariantTests).FullName}.{method}"))
+        {
+            var fresh = new CudaBackend(fixture.Device);
+            Assert.True(fresh.TensorCoreAttention);
+            Assert.True(fresh.StreamingDecodeAttention);
+            return;
+        }
+
+        Environment.SetEnvironmentVariable("MED2E3_FAST_ATTENTION", "1");
+        try
+        {
+            (int exit, string output) = ChildProcess.Run(
+                typeof(AttentionVariantTests), method, TimeSpan.FromMinutes(3));
+            Assert.True(exit == 0, $"the child process failed (exit code {exit}):\n{output}");
+            Assert.Contains("Total: 1, Errors: 0, Failed: 0, Skipped: 0", output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("MED2E3_FAST_ATTENTION", null);
         }
     }
 
