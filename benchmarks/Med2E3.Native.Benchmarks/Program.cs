@@ -25,6 +25,13 @@ if (args.Length > 0 && args[0] == "cpu-ops")
     return Med2E3.Native.Benchmarks.Cpu.CpuOpsBenchmark.Run(args[1..]);
 }
 
+// med2e3-bench attention-kernels [--quick] [--runs N] [--json FILE] [--markdown FILE]: every attention variant at the
+// model's regimes with the SDPA anchors (Kernels/AttentionBenchmark.cs).
+if (args.Length > 0 && args[0] == "attention-kernels")
+{
+    return Med2E3.Native.Benchmarks.Kernels.AttentionBenchmark.Run(args[1..]);
+}
+
 var options = BenchOptions.Parse(args);
 if (options.Help)
 {

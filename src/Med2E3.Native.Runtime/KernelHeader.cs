@@ -53,8 +53,9 @@ public sealed partial class KernelHeader
     public IReadOnlyList<string> Problems { get; }
 
     /// <summary>
-    /// True when <paramref name="kernel"/> is what the registry launches: marked <c>(default)</c>, or without a
-    /// <c>_v&lt;N&gt;</c> suffix, or the only variant of its family.
+    /// True when <paramref name="kernel"/> is what the registry launches: marked <c>(default)</c>; else, when no kernel
+    /// of its family (the name without a <c>_v&lt;N&gt;</c> suffix, and its suffixed variants) is marked, the
+    /// family's unsuffixed kernel, or the only kernel of its family.
     /// </summary>
     /// <param name="kernel">A kernel name.</param>
     public bool IsDefault(string kernel)
@@ -64,16 +65,18 @@ public sealed partial class KernelHeader
             return true;
         }
 
-        Match m = VariantSuffix().Match(kernel);
-        if (!m.Success)
+        string family = Family(kernel);
+        string[] members = Defines.Where(d => Family(d) == family).ToArray();
+        if (members.Any(MarkedDefault.Contains))
         {
-            return true;
+            return false;
         }
 
-        string family = kernel[..m.Index];
-        int siblings = Defines.Count(d => VariantSuffix().Match(d) is { Success: true } s && d[..s.Index] == family);
-        return siblings <= 1;
+        return kernel == family || (!members.Contains(family) && members.Length <= 1);
     }
+
+    private static string Family(string kernel) =>
+        VariantSuffix().Match(kernel) is { Success: true } m ? kernel[..m.Index] : kernel;
 
     /// <summary>Parses and lints the header of <paramref name="source"/>.</summary>
     /// <param name="fileName">The file name, e.g. "elementwise.cu" (the title must start with it).</param>
@@ -175,9 +178,7 @@ public sealed partial class KernelHeader
         }
 
         var header = new KernelHeader(fileName, title, fields, defines, marked, globals, problems);
-        foreach (IGrouping<string, string> family in defines
-                     .Where(d => VariantSuffix().IsMatch(d))
-                     .GroupBy(d => d[..VariantSuffix().Match(d).Index]))
+        foreach (IGrouping<string, string> family in defines.GroupBy(Family))
         {
             int defaults = family.Count(header.IsDefault);
             if (family.Count() > 1 && defaults != 1)

@@ -31,7 +31,8 @@ public static class OpSuites
             Attention(bench, backend, 1, 32, 600, 600, 96, true, "SDPA 55 µs (H100)");
             Attention(bench, backend, 1, 32, 1, 600, 96, true, "KV read at DRAM speed");
 
-            // The tensor-core variant at the three prefill shapes (not the default: never run on a device before).
+            // The tensor-core variants at the three prefill shapes (not the default: never run on a device before);
+            // every variant at every shape, with the SDPA ratios: med2e3-bench attention-kernels.
             backend.TensorCoreAttention = true;
             Attention(bench, backend, 1, 12, 2049, 2049, 64, false, "SDPA 79 µs (H100)");
             Attention(bench, backend, 32, 16, 256, 256, 64, false, "SDPA 59 µs (H100)");
@@ -95,15 +96,15 @@ public static class OpSuites
         double scale = 1 / Math.Sqrt(dh);
         var t = bench.Time(_ => be.Attention(q, k, v, null, causal, scale, o, lse));
         string shape = $"{b}x{h}x{tq}x{tk}x{dh}{(causal ? " causal" : "")}";
+        string kernel = be.AttentionKernelFor(q, k, v, o, scale);
         if (tq == 1)
         {
-            bench.AddMemoryRow("attention", "attention_decode_bf16", shape, 2L * b * h * tk * dh * 2, t, floor, check);
+            bench.AddMemoryRow("attention", kernel, shape, 2L * b * h * tk * dh * 2, t, floor, check);
         }
         else
         {
             // Causal prefill skips the masked half of the score matrix.
             double flops = 4.0 * b * h * tq * tk * dh * (causal ? 0.5 : 1);
-            string kernel = be.TensorCoreAttention ? "attention_fwd_bf16_v2" : "attention_fwd_bf16";
             bench.AddComputeRow("attention", kernel, shape, flops, t, floor, check);
         }
     }

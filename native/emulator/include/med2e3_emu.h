@@ -389,6 +389,15 @@ MED2E3_EMU_API void ldmatrix_x4(unsigned (&r)[4], const void* row_address, bool 
 MED2E3_EMU_API void mma_m16n8k16_bf16_f32(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1);
 }  // namespace emu
 
+// ---- asynchronous copies global → shared: cp.async, cp.async.commit_group, cp.async.wait_group (executor.cpp) -------
+// cp_async reads its src_size source bytes at the issue (zeros for the rest of the cp_size bytes) and leaves the
+// destination undefined (the poison) until the issuing thread waits for the copy's group, when it lands.
+namespace emu {
+MED2E3_EMU_API void cp_async(void* dst_shared, const void* src_global, int cp_size, int src_size);
+MED2E3_EMU_API void cp_async_commit();
+MED2E3_EMU_API void cp_async_wait(int pending_groups);
+}  // namespace emu
+
 // ---- kernel registration: one trampoline per extern "C" __global__ definition ---------------------------------------
 namespace emu {
 enum { MAX_PARAMS = 64 };

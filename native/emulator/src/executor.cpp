@@ -14,7 +14,10 @@
 //     and f16), a red zone after each variable and the slack before the guard page after the dynamic buffer are
 //     checked when the block ends, and an access past the dynamic buffer hits the guard page;
 //   * a fault (SIGSEGV, SIGBUS, SIGFPE) inside a kernel becomes a sticky CUDA_ERROR_ILLEGAL_ADDRESS naming the kernel,
-//     the block, the thread and what the address is; the process lives on.
+//     the block, the thread and what the address is; the process lives on;
+//   * cp.async: the destination holds the poison from the issue until the issuing thread waits for the copy's group
+//     (cp.async.wait_group), so a read before the wait, or by another thread without a barrier after it, or a copy
+//     into a buffer that other threads still read, shows up as NaN.
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -63,6 +66,14 @@ constexpr unsigned kSlackTag = 126;        // the guard tag of the dynamic share
 
 enum State : uint8_t { RUN, WAIT_BAR, WAIT_WARP, DONE };
 
+// One cp.async in flight: its source bytes (read at the issue) and where they land when its group is waited for.
+struct AsyncCopy {
+    char* dst;
+    int bytes;
+    int group;  // the number of groups the thread had committed when it issued the copy
+    unsigned char data[16];
+};
+
 struct Fiber {
     void* sp;
 #if !defined(__x86_64__)
@@ -71,6 +82,8 @@ struct Fiber {
     State state;
     uint3 tid;
     int linear;
+    std::vector<AsyncCopy> async;  // cp.async copies not yet waited for, in issue order
+    int async_groups;              // cp.async.commit_group count
 };
 
 struct Warp {
@@ -340,6 +353,8 @@ void run_block(Worker* w, const LaunchSpec& spec, uint3 bid) {
         Fiber& f = w->fibers[i];
         f.state = RUN;
         f.linear = i;
+        f.async.clear();
+        f.async_groups = 0;
         f.tid = t;  // x fastest, as CUDA numbers threads (no division: this loop runs once per thread)
         if (++t.x == bd.x) {
             t.x = 0;
@@ -840,6 +855,52 @@ void ldmatrix_x4(unsigned (&r)[4], const void* row_address, bool trans) {
     memcpy(wp.frag[wp.phase][lane], &row_address, sizeof(void*));
     const int ph = warp_arrive(w, 0xffffffffu, COLL_LDMATRIX, trans ? ldmatrix_complete<true> : ldmatrix_complete<false>);
     memcpy(r, wp.frag[ph][lane], 16);
+}
+
+// cp.async.{ca,cg}.shared.global [dst], [src], cp_size, src_size (PTX ISA, "Data Movement and Conversion
+// Instructions: cp.async"): cp_size is 4, 8 or 16 bytes, both addresses aligned to it; the src_size bytes are read and
+// the rest of the cp_size bytes are zeros. The copy belongs to the group the next commit_group closes.
+void cp_async(void* dst, const void* src, int cp_size, int src_size) {
+    Worker* w = current("cp.async");
+    if (config().strict) {
+        if (cp_size != 4 && cp_size != 8 && cp_size != 16)
+            diag(w, LAUNCH_FAILED, format("cp.async of %d bytes (cp-size must be 4, 8 or 16)", cp_size));
+        else if (src_size < 0 || src_size > cp_size)
+            diag(w, LAUNCH_FAILED, format("cp.async src-size %d is not in 0 … %d", src_size, cp_size));
+        else if (((uintptr_t)dst | (src_size ? (uintptr_t)src : 0)) & (uintptr_t)(cp_size - 1))
+            diag(w, MISALIGNED_ADDRESS, format("cp.async of %d bytes from %p to %p: both addresses must be %d-byte "
+                                               "aligned", cp_size, src, dst, cp_size));
+        else if (!in_shared(w, dst, (size_t)cp_size))
+            diag(w, ILLEGAL_ADDRESS, format("cp.async destination %p is not in the block's shared memory", dst));
+    }
+    if (w->block_failed) trap("cp.async on an invalid address");
+    Fiber* f = w->cur;
+    AsyncCopy c;
+    c.dst = (char*)dst;
+    c.bytes = cp_size;
+    c.group = f->async_groups;
+    memcpy(c.data, src, (size_t)src_size);
+    memset(c.data + src_size, 0, (size_t)(cp_size - src_size));
+    memset(dst, kPoison, (size_t)cp_size);
+    f->async.push_back(c);
+}
+
+void cp_async_commit() { current("cp.async.commit_group")->cur->async_groups++; }
+
+// cp.async.wait_group N: every committed group but the N most recent is complete. Copies not yet committed belong to
+// no group and stay in flight.
+void cp_async_wait(int pending_groups) {
+    Fiber* f = current("cp.async.wait_group")->cur;
+    const int done_below = f->async_groups - std::max(0, pending_groups);
+    size_t keep = 0;
+    for (size_t i = 0; i < f->async.size(); i++) {
+        const AsyncCopy& c = f->async[i];
+        if (c.group < done_below)
+            memcpy(c.dst, c.data, (size_t)c.bytes);
+        else
+            f->async[keep++] = c;
+    }
+    f->async.resize(keep);
 }
 
 void mma_m16n8k16_bf16_f32(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {

@@ -7,7 +7,8 @@
 // disagree), an off-by-one bound (guard page, slack canary), a params struct laid out differently on the host
 // (guard page), an argument of the wrong width (launch check), shared memory overflows (red zone, guard page),
 // reads of memory nobody wrote (NaN poison), a full-mask shuffle in a partial warp, a return while others wait at a
-// barrier, the launch limits, use after free, deferred streams, and faults of several kinds.
+// barrier, the launch limits, use after free, deferred streams, faults of several kinds, and cp.async copies read
+// before they land.
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -626,12 +627,61 @@ void images() {
     CHECK(major == 99 && minor == 0);
 }
 
+// cp.async: the destination is undefined from the issue until the issuing thread waits for its group, so reading it
+// after a barrier without cp.async.wait_group sees the poison; wait_group N leaves the N newest groups in flight; a
+// src-size of 0 fills zeros; a misaligned destination is refused.
+void async_copies() {
+    fresh_context();
+    const int n = 512;
+    const auto in = iota(n);
+    Buffer x(n * 4), y(256 * 4);
+    x.upload(in);
+    CHECK(run("async_nowait", 1, 64, 0, {&x.ptr, &y.ptr}) == 0);
+    auto got = y.download<float>();
+    int nans = 0;
+    for (float v : got) nans += isnan(v);
+    printf("  read after a barrier without cp.async.wait_group: %d of 256 values are NaN (the poison)\n", nans);
+    CHECK(nans == 256);
+
+    int full_below = 48;
+    CHECK(run("async_wait", 1, 64, 0, {&x.ptr, &y.ptr, &full_below}) == 0);
+    got = y.download<float>();
+    bool ok = true;
+    for (int i = 0; i < 256; i++) {
+        const int src = (i + 4) & 255;  // the element this output read; threads ≥ 48 copied zeros
+        ok = ok && got[i] == (src / 4 < full_below ? in[src] : 0.0f);
+    }
+    CHECK(ok);
+    printf("  waited for: every value as copied, src-size 0 gives zeros\n");
+
+    Buffer z(192 * 4);
+    CHECK(run("async_groups", 1, 64, 0, {&x.ptr, &z.ptr}) == 0);
+    const auto g = z.download<float>();
+    int first = 0, second = 0, later = 0;
+    for (int t = 0; t < 64; t++) {
+        first += g[t] == in[4 * t];
+        second += isnan(g[64 + t]);
+        later += g[128 + t] == in[256 + 4 * t];
+    }
+    printf("  wait_group 1 after two groups: %d of 64 from the older group landed, %d of the newer still poison; "
+           "after wait_group 0: %d landed\n", first, second, later);
+    CHECK(first == 64 && second == 64 && later == 64);
+
+    fresh_context();
+    Buffer x2(n * 4), y2(64 * 4);
+    x2.upload(in);
+    const int r = run("async_misaligned", 1, 64, 0, {&x2.ptr, &y2.ptr});
+    printf("  a 16-byte copy to a 4-byte aligned address: %s\n", error_text(r).c_str());
+    CHECK(r == 716 && contains(error_text(r), "both addresses must be 16-byte aligned"));
+    fresh_context();
+}
+
 const std::vector<std::pair<const char*, std::function<void()>>> kCases = {
     {"missing_sync", missing_sync},       {"off_by_one", off_by_one},         {"struct_mismatch", struct_mismatch},
     {"shared_overflow", shared_overflow}, {"uninitialised", uninitialised},   {"partial_warp", partial_warp},
     {"early_return", early_return},       {"launch_limits", launch_limits},   {"use_after_free", use_after_free},
     {"deferred_streams", deferred_streams}, {"faults", faults},               {"collectives", collectives},
-    {"headers", headers},                 {"images", images},
+    {"headers", headers},                 {"images", images},                 {"async_copies", async_copies},
 };
 
 }  // namespace

@@ -80,7 +80,7 @@ internal static class KernelParams
     [StructLayout(LayoutKind.Sequential)]
     internal struct AttentionParams
     {
-        public ulong Q, K, V, O, Lse, Mask, Dout, Dq, Dk, Dv, Delta, Partial;
+        public ulong Q, K, V, O, Lse, Mask, Dout, Dq, Dk, Dv, Delta, Partial, Tickets;
         public int Batch, Heads, Tq, Tk, HeadDim, Causal;
         public float Scale;
         public int Splits;

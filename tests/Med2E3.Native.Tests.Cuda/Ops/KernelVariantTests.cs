@@ -8,8 +8,8 @@ using static Med2E3.Native.Tests.Cuda.Ops.OpConformance;
 namespace Med2E3.Native.Tests.Cuda.Ops;
 
 /// <summary>
-/// Kernels the backend does not launch by default: the teaching LayerNorm, the tensor-core attention, the patch
-/// gathers and the RoPE table builder, each against its CPU definition.
+/// Kernels the backend does not launch by default: the teaching LayerNorm, the patch gathers and the RoPE table
+/// builder, each against its CPU definition (the attention variants: <see cref="AttentionVariantTests"/>).
 /// </summary>
 public class KernelVariantTests(TestDevice fixture)
 {
@@ -44,32 +44,6 @@ public class KernelVariantTests(TestDevice fixture)
         Compare("layernorm_fwd_f32_v1 y", dy.ToDoubleArray(), y.ToDoubleArray(), Check.Nmse);
         Compare("layernorm_fwd_f32_v1 mean", dmean.ToDoubleArray(), mean.ToDoubleArray(), Check.Nmse);
         Compare("layernorm_fwd_f32_v1 rstd", drstd.ToDoubleArray(), rstd.ToDoubleArray(), Check.Nmse);
-    }
-
-    [CudaTheory]
-    [InlineData(2, 3, 33, 47, 64, false, true)]
-    [InlineData(1, 2, 130, 130, 96, true, false)]
-    [InlineData(1, 4, 200, 200, 64, true, true)]
-    [InlineData(3, 2, 64, 64, 96, false, false)]
-    public void TensorCoreAttentionMatchesTheReference(int b, int h, int tq, int tk, int dh, bool causal, bool mask)
-    {
-        using var q = Input(90, b, h, tq, dh);
-        using var k = Input(91, b, h, tk, dh);
-        using var v = Input(92, b, h, tk, dh);
-        using var m = NormAndSoftmaxConformanceTests.MaskOf(93, b, tk);
-        Tensor[] ins = mask ? [q, k, v, m] : [q, k, v];
-        Cuda.TensorCoreAttention = true;
-        try
-        {
-            double scale = 1 / Math.Sqrt(dh);
-            Verify(fixture, "attention_fwd_bf16_v2", DType.BF16, ins,
-                [new([b, h, tq, dh]), new([b, h, tq], OutKind.Stat)],
-                (be, i, o) => be.Attention(i[0], i[1], i[2], mask ? i[3] : null, causal, scale, o[0], o[1]));
-        }
-        finally
-        {
-            Cuda.TensorCoreAttention = false;
-        }
     }
 
     [CudaTheory]

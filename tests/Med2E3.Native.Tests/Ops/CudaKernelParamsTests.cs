@@ -70,6 +70,6 @@ public partial class CudaKernelParamsTests
     [GeneratedRegex(@"static_assert\(sizeof\((?<name>\w+)\)\s*==\s*(?<size>\d+)")]
     private static partial Regex SizeAssert();
 
-    [GeneratedRegex(@"extern ""C"" __global__ void (?:__launch_bounds__\(\w+\) )?(?<name>\w+)\(")]
+    [GeneratedRegex(@"extern ""C"" __global__ void (?:__launch_bounds__\([^)]*\) )?(?<name>\w+)\(")]
     private static partial Regex ExternC();
 }

@@ -69,6 +69,44 @@ public class KernelHeaderTests
         Assert.True(h.IsDefault("demo_bwd_f32"));
     }
 
+    // A header in the form of Good with the given defines: line, and one empty kernel per name.
+    private static KernelHeader WithDefines(string defines)
+    {
+        string source = Good.Replace("demo_fwd_f32_v1, demo_fwd_f32_v2 (default), demo_bwd_f32", defines, StringComparison.Ordinal);
+        source = source[..source.IndexOf("extern", StringComparison.Ordinal)];
+        foreach (string name in defines.Split(", ").Select(d => d.Replace(" (default)", "", StringComparison.Ordinal)))
+        {
+            source += $"extern \"C\" __global__ void {name}(const float* x, float* y) {{}}\n";
+        }
+
+        return KernelHeader.Parse("demo.cu", source);
+    }
+
+    [Fact]
+    public void AnUnsuffixedKernelIsTheDefaultOfItsVariants()
+    {
+        // demo_fwd_f32 is what the registry launches; the variants beside it are not defaults, one or several.
+        KernelHeader h = WithDefines("demo_fwd_f32, demo_fwd_f32_v2, demo_fwd_f32_v3, demo_bwd_f32_v2");
+        Assert.True(h.Problems.Count == 0, string.Join("\n", h.Problems));
+        Assert.True(h.IsDefault("demo_fwd_f32"));
+        Assert.False(h.IsDefault("demo_fwd_f32_v2"));
+        Assert.False(h.IsDefault("demo_fwd_f32_v3"));
+        Assert.True(h.IsDefault("demo_bwd_f32_v2"));  // the only kernel of its family
+
+        KernelHeader one = WithDefines("demo_fwd_f32 (default), demo_fwd_f32_v2");
+        Assert.True(one.Problems.Count == 0, string.Join("\n", one.Problems));
+        Assert.False(one.IsDefault("demo_fwd_f32_v2"));
+
+        // A variant marked (default) takes the place of the unsuffixed kernel.
+        KernelHeader marked = WithDefines("demo_fwd_f32, demo_fwd_f32_v2 (default), demo_fwd_f32_v3");
+        Assert.True(marked.Problems.Count == 0, string.Join("\n", marked.Problems));
+        Assert.False(marked.IsDefault("demo_fwd_f32"));
+        Assert.True(marked.IsDefault("demo_fwd_f32_v2"));
+
+        KernelHeader two = WithDefines("demo_fwd_f32 (default), demo_fwd_f32_v2 (default)");
+        Assert.Contains(two.Problems, p => p.Contains("must mark exactly one (default)", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void MissingFieldIsReported()
     {

@@ -147,3 +147,42 @@ extern "C" __global__ void atomics(float* f, unsigned* u, double* d) {
     atomicMax(u + 1, (unsigned)(blockIdx.x * blockDim.x + threadIdx.x));
     atomicAdd(d, 0.5);
 }
+
+// ---- cp.async: a copy lands when its thread waits for its group, not at a barrier -------------------------------------
+// 64 threads, each copying 16 bytes (4 floats) of x into shared memory and reading a neighbour's 4 floats back.
+extern "C" __global__ void async_nowait(const float* x, float* y) {
+    __shared__ float s[256];
+    ::emu::cp_async(s + 4 * threadIdx.x, x + 4 * threadIdx.x, 16, 16);
+    ::emu::cp_async_commit();
+    __syncthreads();  // a barrier does not complete the copies: the cp.async.wait_group belongs before it
+    for (int e = 0; e < 4; e++) y[4 * threadIdx.x + e] = s[(4 * threadIdx.x + 4 + e) & 255];
+}
+// Threads at or past `full_below` copy zero source bytes: their 16 bytes are filled with zeros.
+extern "C" __global__ void async_wait(const float* x, float* y, int full_below) {
+    __shared__ float s[256];
+    ::emu::cp_async(s + 4 * threadIdx.x, x + 4 * threadIdx.x, 16, (int)threadIdx.x < full_below ? 16 : 0);
+    ::emu::cp_async_commit();
+    ::emu::cp_async_wait(0);
+    __syncthreads();
+    for (int e = 0; e < 4; e++) y[4 * threadIdx.x + e] = s[(4 * threadIdx.x + 4 + e) & 255];
+}
+// Two groups, then wait_group 1: the older group has landed, the newer one is still in flight.
+extern "C" __global__ void async_groups(const float* x, float* y) {
+    __shared__ float s[512];
+    ::emu::cp_async(s + 4 * threadIdx.x, x + 4 * threadIdx.x, 16, 16);
+    ::emu::cp_async_commit();
+    ::emu::cp_async(s + 256 + 4 * threadIdx.x, x + 256 + 4 * threadIdx.x, 16, 16);
+    ::emu::cp_async_commit();
+    ::emu::cp_async_wait(1);
+    y[threadIdx.x] = s[4 * threadIdx.x];
+    y[64 + threadIdx.x] = s[256 + 4 * threadIdx.x];
+    ::emu::cp_async_wait(0);
+    y[128 + threadIdx.x] = s[256 + 4 * threadIdx.x];
+}
+// A 16-byte copy to an address 4 bytes off the 16-byte grid.
+extern "C" __global__ void async_misaligned(const float* x, float* y) {
+    __shared__ float s[260];
+    ::emu::cp_async(s + 1 + 4 * threadIdx.x, x + 4 * threadIdx.x, 16, 16);
+    ::emu::cp_async_wait(0);
+    y[threadIdx.x] = s[1 + 4 * threadIdx.x];
+}
