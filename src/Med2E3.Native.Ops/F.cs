@@ -42,6 +42,10 @@ public static class F
     /// <summary>y = x·Wᵀ + b. x (…, in), W (out, in), b (out) or null → (…, out).</summary>
     public static Tensor Linear(Tensor x, Tensor w, Tensor? bias = null) => Ops.MatMul.Linear(x, w, bias);
 
+    /// <summary>y = x·Wᵀ + b with a frozen weight prepared once for the CPU (<see cref="Cpu.PreparedLinear"/>);
+    /// x (…, in) f32 on the CPU, b (out) or null → (…, out); differentiable in x and b.</summary>
+    public static Tensor Linear(Tensor x, Cpu.PreparedLinear w, Tensor? bias = null) => Ops.MatMul.Linear(x, w, bias);
+
     /// <summary>Matrix product a (…, M, K) · b (…, K, N) → (…, M, N), batch axes broadcast; transposed views are free.</summary>
     public static Tensor MatMul(Tensor a, Tensor b) => Ops.MatMul.Apply(a, b);
 

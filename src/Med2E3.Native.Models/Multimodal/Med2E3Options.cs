@@ -8,6 +8,13 @@ public sealed record Med2E3LoadOptions
     /// <summary>Compute dtype; null = F32 on the CPU, BF16 on CUDA (the released model's evaluation precision).</summary>
     public DType? ComputeDType { get; init; }
 
+    /// <summary>
+    /// How the CPU computes the products of frozen weights: <see cref="Ops.Cpu.CpuPrecision.F32"/> (default, the
+    /// definition: weights widened exactly from their storage dtype inside the kernels) or
+    /// <see cref="Ops.Cpu.CpuPrecision.Bf16"/> (bf16 × bf16 → f32, faster, within the bf16 golden tolerances).
+    /// </summary>
+    public Ops.Cpu.CpuPrecision Precision { get; init; } = Ops.Cpu.CpuPrecision.F32;
+
     /// <summary>The BERT WordPiece vocab.txt of the question encoder; null = searched next to the checkpoint.</summary>
     public string? BertVocabPath { get; init; }
 

@@ -193,4 +193,48 @@ public static unsafe class MatMul
             return [dx, dw, db];
         });
     }
+
+    /// <summary>
+    /// y = x·Wᵀ + b with W a <see cref="PreparedLinear"/> (CPU, f32 activations). Differentiable in x and b (the
+    /// weight is frozen): dx = dy·W through <see cref="PreparedLinear.BackwardInput"/>.
+    /// </summary>
+    internal static Tensor Linear(Tensor x, PreparedLinear w, Tensor? bias)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        ObjectDisposedException.ThrowIf(w.IsDisposed, w);
+        Dispatch.Same("Linear", x, bias);
+        if (x.Device.Kind != DeviceKind.Cpu)
+            throw new DeviceMismatchException("Linear (prepared weight)", x.Device, Device.Cpu);
+        if (x.DType != DType.F32)
+            throw new DTypeMismatchException("Linear (prepared weight)", x.DType, DType.F32, "prepared weights take f32 activations");
+        int k = w.InFeatures, n = w.OutFeatures;
+        if (x.Rank < 1 || x.Dim(-1) != k)
+            throw new ShapeMismatchException("Linear", x.ShapeSpan, [n, k], x.Rank - 1, "x[..., in] vs W[out, in]");
+        if (bias is not null && (bias.Rank != 1 || bias.Dim(0) != n || bias.DType != DType.F32))
+            throw new ShapeMismatchException("Linear", bias.ShapeSpan, [n, k], 0, "bias must be f32 [out]");
+        int r = (int)(x.Numel / k);
+        var outShape = x.Shape;
+        outShape[^1] = n;
+        var y = Tensor.Empty(outShape, DType.F32, x.Device);
+        using (var x2 = x.ReshapeNoGrad([r, k]))
+        using (var xk = x2.ContiguousNoGrad())
+        using (var bk = bias is null ? null : Dispatch.C(bias))
+        {
+            w.Forward((float*)xk.DataPointer, r, k, (float*)y.DataPointer, n, bk is null ? null : (float*)bk.DataPointer);
+        }
+        var xs = x.Shape;
+        return Autograd.Record(y, OpKind.Linear, "Linear", [x, bias], [], (node, g) =>
+        {
+            using var g2 = g.ReshapeNoGrad([r, n]);
+            using var gk = g2.ContiguousNoGrad();
+            Tensor? dx = null, db = null;
+            if (node.NeedsInputGrad(0))
+            {
+                dx = Tensor.Empty(xs, DType.F32, Device.Cpu);
+                w.BackwardInput((float*)gk.DataPointer, r, (float*)dx.DataPointer);
+            }
+            if (node.NeedsInputGrad(1)) db = Reduce.SumAxis(g2, 0, keepDim: false);
+            return [dx, db];
+        });
+    }
 }
