@@ -1,22 +1,29 @@
 #!/usr/bin/env bash
-# Runs the GPU checks on a machine with the NVIDIA driver and CUDA libraries but no .NET SDK.
+# The one prepared GPU command: runs the GPU checks on a machine with the NVIDIA driver and CUDA libraries but no .NET
+# SDK, in four timed phases that fit in 15 minutes of GPU time with room to rerun once:
 #
-#   scripts/device-check.sh [BUNDLE]
+#   1. (≤ 3 min) the one-warp ldmatrix / mma.sync / cp.async probe (TensorCoreFragmentTests) on the GPU and on the
+#      emulated device of the bundle (which needs g++ here), compared bit for bit, then the whole Tests.Cuda runner;
+#   2. `med2e3 info`, `kernels check` (sm_80, sm_90, the device's arch) and `golden-check --device cuda` on
+#      tests/data/med2e3-tiny, with the default kernels and again with the tensor-core attention variants on;
+#   3. (≤ 4 min) the benchmarks: `med2e3-bench attention-kernels` (every attention variant at the real shapes, against
+#      the float64 reference and SDPA's anchors) and `med2e3-bench all` (copy, elementwise, reduce, GEMM, op suites);
+#   4. (≤ 3 min) the PyTorch reference re-measured in the same run (shared/reference/baselines.py), when python3 can
+#      import torch and the reference folder is there (MED2E3_REFERENCE_DIR, default ../shared/reference or
+#      ./shared/reference).
+#
+#   OUT=/some/dir scripts/device-check.sh [BUNDLE]
 #
 # BUNDLE defaults to out/device-bundle/med2e3-device.tar.gz (made by scripts/build-device-bundle.sh on a machine
-# with the SDK). First a one-warp probe of ldmatrix / mma.sync (TensorCoreFragmentTests) runs on the GPU and on the
-# emulated device of the bundle (which needs g++ on this machine), and the two register dumps are compared bit for
-# bit: this confirms the emulator's model of the tensor-core fragment layouts. Then the suites: info, kernels check,
-# the CUDA tests on the GPU, the benchmarks, and the CUDA tests on the emulated device. Results go to $OUT (default
-# ./device-results): results.md (summary table and the tables of each step), results.json (one record per step),
-# and the raw logs: fragment-probe.{gpu,emulator}.txt, info.txt, kernels-check.md, tests.log, tests.xml, bench.md,
-# bench.json, tests-emulator.log. Every step runs even if an earlier one failed; the exit code is non-zero if any
-# failed.
+# with the SDK). It writes at most eight files into $OUT (default ./device-results): results.md (summary table, the
+# kernels check, the benchmark tables), results.json (one record per step), logs.txt (every step's output, in
+# order), tests.xml, attention.json, bench.json, bench.md and baselines.json. Every step runs even if an earlier one
+# failed; the exit code is non-zero if any failed. MED2E3_STEP_TIMEOUT caps every step (seconds) below its own cap.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bundle=${1:-$root/out/device-bundle/med2e3-device.tar.gz}
 out=${OUT:-$root/device-results}
-step_timeout=${MED2E3_STEP_TIMEOUT:-420}
+cap=${MED2E3_STEP_TIMEOUT:-600}
 mkdir -p "$out"
 
 if [ ! -f "$bundle" ]; then
@@ -33,54 +40,78 @@ export MED2E3_CACHE_DIR=$work/cache
 # CUDA 13 installs under /usr/local/cuda; the resolver also searches CUDA_PATH and the loader path.
 export MED2E3_CUDA_LIB_DIR=${MED2E3_CUDA_LIB_DIR:-/usr/local/cuda/lib64}
 export DOTNET_CLI_TELEMETRY_OPTOUT=1
+logs=$out/logs.txt
+: >"$logs"
+rm -f "$out/tests.xml" "$out/attention.json" "$out/bench.json" "$out/bench.md" "$out/baselines.json"
 
 names=()
 codes=()
 times=()
-run_step() { # name, log file, command...
-    local name=$1 log=$2
-    shift 2
+run_step() { # name, timeout seconds, log file, command...
+    local name=$1 limit=$2 log=$3
+    shift 3
+    [ "$limit" -gt "$cap" ] && limit=$cap
     local start end rc
     start=$(date +%s.%N)
-    timeout "$step_timeout" "$@" >"$log" 2>&1
+    timeout "$limit" "$@" >"$log" 2>&1
     rc=$?
     end=$(date +%s.%N)
     names+=("$name")
     codes+=("$rc")
     times+=("$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')")
+    { echo "===== $name: exit $rc (${times[-1]} s, limit $limit s)"; cat "$log"; echo; } >>"$logs"
     echo "device-check: $name exit $rc (${times[-1]} s)"
 }
 
-{ command -v nvidia-smi >/dev/null && nvidia-smi; } >"$out/nvidia-smi.txt" 2>&1
+{ command -v nvidia-smi >/dev/null && nvidia-smi; } >"$work/nvidia-smi.txt" 2>&1
+cat "$work/nvidia-smi.txt" >>"$logs"
 
-# The tensor-core probe, on the GPU and on the emulated device, compared bit for bit (exact small-integer inputs).
+# Phase 1: the tensor-core probe on the GPU and on the emulated device, compared bit for bit (exact small-integer
+# inputs), then the whole CUDA test runner.
 emulator=$app/emulator/lib
 probe_test=Med2E3.Native.Tests.Cuda.Ops.TensorCoreFragmentTests.LdmatrixAndMmaFollowThePtxFragmentLayouts
-rm -f "$out/fragment-probe.gpu.txt" "$out/fragment-probe.emulator.txt"
-run_step "fragment probe on the GPU" "$out/fragment-probe.gpu.log" \
-    env MED2E3_FRAGMENT_PROBE="$out/fragment-probe.gpu.txt" "$app/Med2E3.Native.Tests.Cuda" -noColor -method "$probe_test"
-run_step "fragment probe on the emulated device" "$out/fragment-probe.emulator.log" \
+run_step "fragment probe on the GPU" 60 "$work/probe-gpu.log" \
+    env MED2E3_FRAGMENT_PROBE="$work/fragment-probe.gpu.txt" "$app/Med2E3.Native.Tests.Cuda" -noColor -method "$probe_test"
+run_step "fragment probe on the emulated device" 60 "$work/probe-emu.log" \
     env MED2E3_CUDA_LIB_DIR="$emulator" MED2E3_CACHE_DIR="$work/emulator-cache" \
-    MED2E3_FRAGMENT_PROBE="$out/fragment-probe.emulator.txt" "$app/Med2E3.Native.Tests.Cuda" -noColor -method "$probe_test"
-run_step "fragment probe: GPU and emulator bit for bit" "$out/fragment-probe.diff" \
-    diff "$out/fragment-probe.gpu.txt" "$out/fragment-probe.emulator.txt"
+    MED2E3_FRAGMENT_PROBE="$work/fragment-probe.emulator.txt" "$app/Med2E3.Native.Tests.Cuda" -noColor -method "$probe_test"
+run_step "fragment probe: GPU and emulator bit for bit" 10 "$work/probe.diff" \
+    diff "$work/fragment-probe.gpu.txt" "$work/fragment-probe.emulator.txt"
+run_step "GPU tests (Med2E3.Native.Tests.Cuda)" 150 "$work/tests.log" "$app/Med2E3.Native.Tests.Cuda" -noColor -xml "$out/tests.xml"
 
-run_step "med2e3 info" "$out/info.txt" "$app/med2e3" info
-arch=$(sed -n 's/.*device 0 .*, \(sm_[0-9]*\), .*/\1/p' "$out/info.txt" | head -n 1)
+# Phase 2: what runs, what the kernels cost in registers and shared memory, and the bf16 golden check on the device.
+run_step "med2e3 info" 30 "$work/info.txt" "$app/med2e3" info
+arch=$(sed -n 's/.*device 0 .*, \(sm_[0-9]*\), .*/\1/p' "$work/info.txt" | head -n 1)
 archs="sm_80,sm_90"
 if [ -n "$arch" ] && [ "$arch" != sm_80 ] && [ "$arch" != sm_90 ]; then
     archs="$archs,$arch"
 fi
-run_step "med2e3 kernels check --arch $archs" "$out/kernels-check.md" "$app/med2e3" kernels check --arch "$archs"
-run_step "GPU tests (Med2E3.Native.Tests.Cuda)" "$out/tests.log" "$app/Med2E3.Native.Tests.Cuda" -noColor -xml "$out/tests.xml"
-run_step "med2e3-bench all" "$out/bench.log" "$app/med2e3-bench" all --json "$out/bench.json" --markdown "$out/bench.md"
-run_step "CUDA tests on the emulated device" "$out/tests-emulator.log" \
-    env MED2E3_CUDA_LIB_DIR="$emulator" MED2E3_CACHE_DIR="$work/emulator-cache" MED2E3_POOL_EXACT=1 \
-    MED2E3_EMU_STREAMS=deferred MED2E3_EMU_SCHEDULE=random:1 "$app/Med2E3.Native.Tests.Cuda" -noColor
+run_step "med2e3 kernels check --arch $archs" 120 "$work/kernels-check.md" "$app/med2e3" kernels check --arch "$archs"
+fixture=$root/tests/data/med2e3-tiny
+run_step "golden-check --device cuda" 90 "$work/golden.log" "$app/med2e3" golden-check --fixture "$fixture" --device cuda
+run_step "golden-check --device cuda, tensor-core attention" 90 "$work/golden-fast.log" \
+    env MED2E3_FAST_ATTENTION=1 "$app/med2e3" golden-check --fixture "$fixture" --device cuda
+
+# Phase 3: the benchmarks (CUDA events, median after warm-up, L2 flushed).
+run_step "med2e3-bench attention-kernels" 120 "$work/attention.log" \
+    "$app/med2e3-bench" attention-kernels --json "$out/attention.json" --markdown "$work/attention.md"
+run_step "med2e3-bench all" 120 "$work/bench.log" "$app/med2e3-bench" all --json "$out/bench.json" --markdown "$out/bench.md"
+
+# Phase 4: the PyTorch reference on the same GPU, in the same run.
+ref=${MED2E3_REFERENCE_DIR:-}
+if [ -z "$ref" ]; then
+    for d in "$root/../shared/reference" "$root/shared/reference"; do
+        [ -f "$d/baselines.py" ] && ref=$d && break
+    done
+fi
+if [ -n "$ref" ] && [ -f "$ref/baselines.py" ] && python3 -c 'import torch, transformers' >/dev/null 2>&1; then
+    run_step "reference baselines (PyTorch)" 180 "$work/baselines.log" python3 "$ref/baselines.py" "$out/baselines.json"
+else
+    echo "device-check: reference baselines skipped (no baselines.py under MED2E3_REFERENCE_DIR or no torch + transformers)" | tee -a "$logs"
+fi
 
 commit=$(cat "$app/COMMIT" 2>/dev/null || echo unknown)
-tests_summary=$(grep -E 'Total: [0-9]+' "$out/tests.log" | tail -n 1 | sed 's/^ *//')
-emulated_summary=$(grep -E 'Total: [0-9]+' "$out/tests-emulator.log" 2>/dev/null | tail -n 1 | sed 's/^ *//')
+tests_summary=$(grep -E 'Total: [0-9]+' "$work/tests.log" | tail -n 1 | sed 's/^ *//')
 failed=0
 {
     echo "# Med2E3.Native device check"
@@ -88,7 +119,7 @@ failed=0
     echo "commit \`$commit\`, $(date -u '+%Y-%m-%d %H:%M UTC'), $(hostname)"
     echo
     echo '```'
-    sed -n '/^CUDA/,$p' "$out/info.txt"
+    sed -n '/^CUDA/,$p' "$work/info.txt"
     echo '```'
     echo
     echo "| step | exit code | seconds |"
@@ -98,18 +129,25 @@ failed=0
         [ "${codes[$i]}" -ne 0 ] && failed=1
     done
     echo
-    echo "tests: ${tests_summary:-no summary (see tests.log)}"
+    echo "tests: ${tests_summary:-no summary (see logs.txt)}"
     echo
-    echo "tests on the emulated device: ${emulated_summary:-no summary (see tests-emulator.log)}"
+    grep -E '\[FAIL\]' "$work/tests.log" | sed 's/^ */- /' | head -n 50
     echo
-    grep -E '\[FAIL\]' "$out/tests.log" | sed 's/^ */- /' | head -n 50
+    echo "## golden check"
+    echo
+    echo '```'
+    tail -n 15 "$work/golden.log"
+    echo '```'
     echo
     echo "## kernels check"
     echo
-    cat "$out/kernels-check.md"
+    cat "$work/kernels-check.md"
+    echo
+    echo "## attention kernels"
+    if [ -f "$work/attention.md" ]; then cat "$work/attention.md"; else tail -n 20 "$work/attention.log"; fi
     echo
     echo "## benchmarks"
-    if [ -f "$out/bench.md" ]; then cat "$out/bench.md"; else tail -n 20 "$out/bench.log"; fi
+    if [ -f "$out/bench.md" ]; then cat "$out/bench.md"; else tail -n 20 "$work/bench.log"; fi
 } >"$out/results.md"
 
 {
@@ -126,5 +164,5 @@ failed=0
     echo "}"
 } >"$out/results.json"
 
-echo "device-check: results in $out/results.md and $out/results.json"
+echo "device-check: results in $out (results.md, results.json, logs.txt and the step outputs)"
 exit "$failed"
