@@ -141,6 +141,8 @@ public unsafe class FlashAttentionTests
     [InlineData(65, 257, 64)]
     [InlineData(100, 300, 40)]
     [InlineData(129, 129, 96)]
+    [InlineData(6, 6, 4)]
+    [InlineData(70, 70, 96)]
     public void BlockedCausalCacheAlignment(int tq, int tk, int dh) =>
         Check(Path.Blocked, 1, 2, tq, tk, dh, causal: true, maskKind: 0, strided: false, seed: tq + tk * 7);
 
