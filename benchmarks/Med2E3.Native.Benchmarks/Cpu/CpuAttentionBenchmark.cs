@@ -9,7 +9,7 @@ using Attention = Med2E3.Native.Ops.Ops.Attention;
 namespace Med2E3.Native.Benchmarks.Cpu;
 
 /// <summary>
-/// med2e3-bench cpu-attention [--threads T] [--repeats R] [--json FILE] [--quick]
+/// med2e3-bench cpu-attention [--threads T] [--repeats R] [--json FILE] [--quick] [--case vit|siglip|prefill|decode]
 /// The f32 CPU attention forward at the model's shapes: the blocked GEMM kernel (Attention.Fast, the old default)
 /// against FlashAttention, interleaved per repetition on the same inputs and the same number of threads. Compute
 /// rows are put against the AVX-512 FMA peak measured in the same run (GFLOP/s, causal counting only the visible
@@ -25,7 +25,7 @@ public static unsafe class CpuAttentionBenchmark
     {
         int threads = Environment.ProcessorCount, repeats = 0;
         bool quick = false;
-        string? json = null;
+        string? json = null, only = null;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -34,6 +34,7 @@ public static unsafe class CpuAttentionBenchmark
                 case "--repeats": repeats = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--json": json = args[++i]; break;
                 case "--quick": quick = true; break;
+                case "--case": only = args[++i]; break;
                 default:
                     Console.Error.WriteLine($"cpu-attention: unknown option {args[i]}");
                     return 2;
@@ -65,6 +66,7 @@ public static unsafe class CpuAttentionBenchmark
         var rows = new List<Dictionary<string, object>>();
         foreach (var c in cases)
         {
+            if (only is not null && !c.Name.Contains(only, StringComparison.OrdinalIgnoreCase)) continue;
             var r = Measure(c, threads, repeats);
             double visible = c.Causal ? VisiblePairs(c.Tq, c.Tk) : (double)c.Tq * c.Tk;
             double flops = 4.0 * c.B * c.H * c.Dh * visible;

@@ -25,8 +25,8 @@ public enum AttentionVariant
 /// register tile (one broadcast of k[j, c] feeds four FMAs), key mask and causal diagonal applied, then the online
 /// softmax runs lane-parallel (a running max and sum per query, no horizontal reductions), and Oᵀ = α·Oᵀ + Vᵀ·Pᵀ
 /// with a 4-channel × 64-query tile. Causal key blocks above the diagonal are never visited; only the diagonal block
-/// is masked. O = Oᵀᵀ / l and lse = m + log l are written at the end. Tasks run heaviest first (causal work grows
-/// with the query block) from a shared counter, so the threads stay balanced.
+/// is masked. O = Oᵀᵀ / l and lse = m + log l are written at the end. Threads take tasks from a shared counter, head
+/// by head (K and V stay in cache) and within a head the last (heaviest, if causal) query block first.
 /// </para>
 /// <para>
 /// Decode (Tq ≤ <see cref="DecodeMaxQueries"/>, one step over a KV cache): per (b, h) one pass over the cached K rows
@@ -83,9 +83,11 @@ public static unsafe class FlashAttention
         long scratch = 2L * dh * QueryBlock + (long)KeyBlock * QueryBlock + 3 * QueryBlock;
         RunTasks(bh * qBlocks, scratch, (task, buf) =>
         {
-            // Heaviest first: every head's last query block, then the one before, … (causal work grows with it).
-            int qb = qBlocks - 1 - (int)(task / bh);
-            long pair = task % bh;
+            // Head by head, so the threads work on the same K, V while it is in cache; within a head the last query
+            // block first, so with causal work (which grows with the block) the lightest tasks come last and fill
+            // the tail evenly.
+            long pair = task / qBlocks;
+            int qb = qBlocks - 1 - (int)(task % qBlocks);
             int bb = (int)(pair / h), hh = (int)(pair % h);
             BlockTask(q + bb * lq.SB + hh * lq.SH, lq.ST, k + bb * lk.SB + hh * lk.SH, lk.ST,
                 v + bb * lv.SB + hh * lv.SH, lv.ST, mask == null ? null : mask + (long)bb * tk, causal, scale,
