@@ -20,6 +20,14 @@ if (args.Length > 0 && args[0] == "tokenizer")
     return Med2E3.Native.Benchmarks.Cpu.TokenizerBenchmark.Run(args[1..]);
 }
 
+// med2e3-bench cpu-attention [--threads T] [--repeats R] [--json FILE] [--quick]: the CPU attention forward (old blocked
+// GEMM kernel vs FlashAttention) at the ViT, SigLIP, Phi-3 prefill and decode shapes against the FMA peak and the
+// streaming-read bandwidth measured in the same run (Cpu/CpuAttentionBenchmark.cs); needs no GPU.
+if (args.Length > 0 && args[0] == "cpu-attention")
+{
+    return Med2E3.Native.Benchmarks.Cpu.CpuAttentionBenchmark.Run(args[1..]);
+}
+
 if (args.Length > 0 && args[0] == "cpu-ops")
 {
     return Med2E3.Native.Benchmarks.Cpu.CpuOpsBenchmark.Run(args[1..]);

@@ -335,6 +335,7 @@ public sealed unsafe class CpuBackend : IBackend
         var lk = Kernels.Attention.Layout.Of(k);
         var lv = Kernels.Attention.Layout.Of(v);
         if (IsF64(q)) Kernels.Attention.Reference(P<double>(q), lq, P<double>(k), lk, P<double>(v), lv, P<double>(keyMask), causal, scale, b, h, tq, tk, dh, P<double>(o), P<double>(lse));
+        else if (Fast && Cpu.FlashAttention.Variant == Cpu.AttentionVariant.Flash) Cpu.FlashAttention.Forward(P<float>(q), lq, P<float>(k), lk, P<float>(v), lv, P<float>(keyMask), causal, (float)scale, b, h, tq, tk, dh, P<float>(o), P<float>(lse));
         else if (Fast) Kernels.Attention.Fast(P<float>(q), lq, P<float>(k), lk, P<float>(v), lv, P<float>(keyMask), causal, (float)scale, b, h, tq, tk, dh, P<float>(o), P<float>(lse));
         else Kernels.Attention.Reference(P<float>(q), lq, P<float>(k), lk, P<float>(v), lv, P<float>(keyMask), causal, scale, b, h, tq, tk, dh, P<float>(o), P<float>(lse));
     }
