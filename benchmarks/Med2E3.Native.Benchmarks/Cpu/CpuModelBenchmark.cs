@@ -195,9 +195,13 @@ public static class CpuModelBenchmark
         Console.WriteLine($"page cache warmed: {ckptBytes / 1e9:F2} GB read");
 
         string? script = o.PyTorch == "off" ? null : FindScript();
+        // Debian's python3-torch is for /usr/bin/python3; a python3 earlier on PATH (pyenv, venv) may not have it.
+        string? python = o.PyTorch == "off" || script is null ? null
+            : new[] { o.Python, o.Python == "python3" ? "/usr/bin/python3" : o.Python }.FirstOrDefault(py => TorchVersion(py) is not null);
+        o = o with { Python = python ?? o.Python };
         string pyNote = o.PyTorch == "off" ? "PyTorch: off"
             : script is null ? "PyTorch: script med2e3_cpu_bench.py not found"
-            : TorchVersion(o.Python) is { } v ? $"PyTorch {v} ({o.Python})" : $"PyTorch: {o.Python} cannot import torch (apt-get install python3-torch)";
+            : python is not null ? $"PyTorch {TorchVersion(python)} ({python})" : $"PyTorch: {o.Python} cannot import torch (apt-get install python3-torch)";
         bool torch = pyNote.StartsWith("PyTorch ", StringComparison.Ordinal) && char.IsDigit(pyNote[8]);
         Console.WriteLine(pyNote);
 
@@ -210,8 +214,15 @@ public static class CpuModelBenchmark
                 string tp = p == "f32" ? "fp32" : "bf16";
                 string[] vision = [.. VisionStages.Where(o.Stages.Contains)];
                 string[] llm = [.. new[] { "prefill", "decode", "e2e" }.Where(o.Stages.Contains)];
-                if (vision.Length > 0) children.Add(RunChild(o, ckpt, "pytorch", p, vision, previous, script!, tp));
-                if (llm.Length > 0) children.Add(RunChild(o, ckpt, "pytorch", p, llm, previous, script!, tp));
+                // The same token counts as ours: BERT's real question tokens and the e2e prompt length.
+                var ours = children[^1].Stages;
+                string[] counts =
+                [
+                    "--bert-tokens", $"{ours.FirstOrDefault(s => s.Stage == "bert")?.Tokens ?? 40}",
+                    "--prompt-tokens", $"{ours.FirstOrDefault(s => s.Stage == "e2e")?.Tokens ?? 0}",
+                ];
+                if (vision.Length > 0) children.Add(RunChild(o, ckpt, "pytorch", p, vision, previous, script!, tp, counts));
+                if (llm.Length > 0) children.Add(RunChild(o, ckpt, "pytorch", p, llm, previous, script!, tp, counts));
             }
         }
 
@@ -237,7 +248,7 @@ public static class CpuModelBenchmark
 
     /// <summary>Runs one child (ours or PyTorch) for the stages not already in <paramref name="previous"/>.</summary>
     private static ChildReport RunChild(CpuModelOptions o, string ckpt, string impl, string precision, string[] stages,
-        CpuModelDocument? previous, string? script = null, string? torchPrecision = null)
+        CpuModelDocument? previous, string? script = null, string? torchPrecision = null, string[]? extra = null)
     {
         var done = previous?.Children
             .Where(c => c.Impl == impl && c.Precision == precision)
@@ -265,9 +276,13 @@ public static class CpuModelBenchmark
         }
         else
         {
-            foreach (string a in new[] { "--ckpt", ckpt, "--precision", torchPrecision!, "--stages", string.Join(",", todo),
-                         "--reps", $"{o.Reps}", "--long-reps", $"{o.LongReps}", "--threads", $"{o.Threads}",
-                         "--decode-steps", $"{o.DecodeSteps}", "--e2e-tokens", $"{o.E2eTokens}", "--question", Question, "--out", outFile })
+            string[] pyArgs =
+            [
+                "--ckpt", ckpt, "--precision", torchPrecision!, "--stages", string.Join(",", todo),
+                "--reps", $"{o.Reps}", "--long-reps", $"{o.LongReps}", "--threads", $"{o.Threads}",
+                "--decode-steps", $"{o.DecodeSteps}", "--e2e-tokens", $"{o.E2eTokens}", "--out", outFile, .. extra ?? [],
+            ];
+            foreach (string a in pyArgs)
             {
                 psi.ArgumentList.Add(a);
             }
@@ -442,7 +457,7 @@ public static class CpuModelBenchmark
             case "decode":
             {
                 double flops = Flops("decode", g, tokens), bytes = DecodeBytes(g, tokens);
-                return (Math.Max(flops / peak, bytes / bw), $"max({bytes / 1e9:F2} GB at read bw, {flops / 1e9:F1} GFLOP at {peakName})");
+                return (Math.Max(flops / peak, bytes / bw), string.Create(CultureInfo.InvariantCulture, $"max({bytes / 1e9:G4} GB at read bw, {flops / 1e9:G4} GFLOP at {peakName})"));
             }
             case "e2e":
             {
@@ -452,7 +467,7 @@ public static class CpuModelBenchmark
                 {
                     decode += Math.Max(Flops("decode", g, tokens + i) / peak, DecodeBytes(g, tokens + i) / bw);
                 }
-                return (flops / peak + decode, $"encoders + prefill {flops / 1e12:F2} TFLOP at {peakName} + {e2eTokens - 1} decode floors");
+                return (flops / peak + decode, string.Create(CultureInfo.InvariantCulture, $"encoders + prefill {flops / 1e12:G4} TFLOP at {peakName} + {e2eTokens - 1} decode floors"));
             }
             default:
             {
