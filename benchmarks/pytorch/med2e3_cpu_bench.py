@@ -306,7 +306,8 @@ def main():
                 json.dump(report, f, indent=2)
 
     def record(stage, times, unit, detail, tokens=None):
-        r = dict(stage=stage, precision=prec, impl="pytorch", median=median(times), times=times, unit=unit, detail=detail)
+        r = dict(stage=stage, precision=prec, impl="pytorch", median=median(times), times=times, unit=unit, detail=detail,
+                 hwm_gb=rss_gb("VmHWM"))
         if tokens is not None:
             r["tokens"] = tokens
         report["stages"].append(r)

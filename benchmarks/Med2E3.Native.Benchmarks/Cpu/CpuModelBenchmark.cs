@@ -192,7 +192,8 @@ public static class CpuModelBenchmark
 
         string ckpt = SyntheticModel.Ensure(o.Work, g, o.Seed, Console.Out);
         long ckptBytes = WarmPageCache(ckpt);
-        Console.WriteLine($"page cache warmed: {ckptBytes / 1e9:F2} GB read");
+        Console.WriteLine($"page cache warmed: {ckptBytes / 1e9:F2} GB read; memory available {MemAvailableGB():F1} GB "
+            + $"(the weights widened to f32 take {2 * ckptBytes / 1e9:F1} GB, in bf16 {ckptBytes / 1e9:F1} GB)");
 
         string? script = o.PyTorch == "off" ? null : FindScript();
         // Debian's python3-torch is for /usr/bin/python3; a python3 earlier on PATH (pyenv, venv) may not have it.
@@ -375,6 +376,20 @@ public static class CpuModelBenchmark
         return total;
     }
 
+    private static double MemAvailableGB()
+    {
+        try
+        {
+            string? line = File.ReadLines("/proc/meminfo").FirstOrDefault(l => l.StartsWith("MemAvailable:", StringComparison.Ordinal));
+            return line is null ? double.NaN
+                : long.Parse(line["MemAvailable:".Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) * 1024 / 1e9;
+        }
+        catch (IOException)
+        {
+            return double.NaN;
+        }
+    }
+
     /// <summary>/proc/loadavg's three averages, or "n/a".</summary>
     public static string LoadAverage()
     {
@@ -542,8 +557,9 @@ public static class CpuModelBenchmark
         {
             foreach (StageResult s in c.Stages)
             {
-                w.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                    $"- {c.Impl} {c.Precision} {s.Stage}: {s.Detail}; runs {string.Join(", ", s.Times.Select(x => x.ToString("G4", CultureInfo.InvariantCulture)))} {s.Unit}"));
+                string runs = string.Join(", ", s.Times.Select(x => x.ToString("G4", CultureInfo.InvariantCulture)));
+                string hwm = s.HwmGB is { } h ? string.Create(CultureInfo.InvariantCulture, $"; peak RSS so far {h:F2} GB") : "";
+                w.AppendLine($"- {c.Impl} {c.Precision} {s.Stage}: {s.Detail}; runs {runs} {s.Unit}{hwm}");
             }
             if (c.Error is not null) w.AppendLine($"- {c.Impl} {c.Precision}: {c.Error}");
         }

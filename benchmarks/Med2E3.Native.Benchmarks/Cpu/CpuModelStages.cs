@@ -10,7 +10,11 @@ namespace Med2E3.Native.Benchmarks.Cpu;
 
 /// <summary>One measured stage: the median and every timed repetition, in seconds (per token for decode).</summary>
 public sealed record StageResult(string Stage, string Precision, string Impl, double Median, double[] Times, string Unit,
-    string Detail, int? Tokens = null);
+    string Detail, int? Tokens = null)
+{
+    /// <summary>The process's peak RSS (VmHWM, GB) when the stage finished: which stage raised the peak.</summary>
+    public double? HwmGB { get; init; }
+}
 
 /// <summary>What one child process measured: its stages, load and memory figures.</summary>
 public sealed record ChildReport(string Impl, string Precision, int Threads, List<StageResult> Stages,
@@ -47,14 +51,14 @@ public static class CpuModelStages
             if (o.Stages.Contains("load"))
             {
                 report.Stages.Add(new StageResult("load", o.Precisions[0], "ours", load, [load], "s",
-                    $"Med2E3Model.Load, page cache warm, {model.Parameters.ElementCount / 1e9:F3} B parameters"));
+                    $"Med2E3Model.Load, page cache warm, {model.Parameters.ElementCount / 1e9:F3} B parameters") { HwmGB = MemoryGB("VmHWM") });
             }
             Save();
             using var noGrad = new NoGradScope();
             foreach (string stage in All.Where(s => s != "load" && o.Stages.Contains(s)))
             {
                 Console.WriteLine($"  ours {o.Precisions[0]} {stage} …");
-                report.Stages.Add(Run(stage, model, g, o));
+                report.Stages.Add(Run(stage, model, g, o) with { HwmGB = MemoryGB("VmHWM") });
                 report = report with { PeakRssGB = MemoryGB("VmHWM") };
                 Save();
             }
