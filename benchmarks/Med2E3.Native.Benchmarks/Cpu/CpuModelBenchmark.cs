@@ -30,6 +30,7 @@ public sealed record CpuModelOptions
     public string? JsonPath { get; init; }
     public string? MarkdownPath { get; init; }
     public string? ResumePath { get; init; }
+    public bool PrepareOnly { get; init; }
     public bool Child { get; init; }
     public string? Checkpoint { get; init; }
     public string? ChildOut { get; init; }
@@ -39,7 +40,8 @@ public sealed record CpuModelOptions
         + "         [--reps N (3)] [--long-reps N (1: siglip, prefill, e2e)] [--warmup-long] [--quick]\n"
         + "         [--llm-layers N] [--vit-layers N] [--siglip-layers N] [--bert-layers N] [--seed N] [--work DIR]\n"
         + "         [--threads N] [--decode-steps N (12)] [--e2e-tokens N (100)] [--timeout-min M (240, per process)]\n"
-        + "         [--pytorch auto|off] [--python PATH] [--json FILE] [--markdown FILE] [--resume FILE.json]";
+        + "         [--pytorch auto|off] [--python PATH] [--json FILE] [--markdown FILE] [--resume FILE.json]\n"
+        + "         [--prepare-only (write the checkpoint and stop)]";
 
     /// <summary>Parses <paramref name="args"/>; throws <see cref="ArgumentException"/> with a one-line message.</summary>
     public static CpuModelOptions Parse(string[] args)
@@ -80,6 +82,7 @@ public sealed record CpuModelOptions
                 "--json" => o with { JsonPath = Next() },
                 "--markdown" => o with { MarkdownPath = Next() },
                 "--resume" => o with { ResumePath = Next() },
+                "--prepare-only" => o with { PrepareOnly = true },
                 "--child" => o with { Child = true },
                 "--ckpt" => o with { Checkpoint = Next() },
                 "--out" => o with { ChildOut = Next() },
@@ -187,10 +190,14 @@ public static class CpuModelBenchmark
         var previous = o.ResumePath is not null && File.Exists(o.ResumePath)
             ? JsonSerializer.Deserialize<CpuModelDocument>(File.ReadAllText(o.ResumePath), Json) : null;
 
-        CpuFloors floors = previous?.Floors is { } f && o.ResumePath is not null ? f : CpuFloors.Measure(o.Threads, o.Quick);
-        Console.WriteLine(floors.Describe());
-
         string ckpt = SyntheticModel.Ensure(o.Work, g, o.Seed, Console.Out);
+        if (o.PrepareOnly)
+        {
+            return 0;
+        }
+
+        CpuFloors floors = previous?.Floors is { } f ? f : CpuFloors.Measure(o.Threads, o.Quick);
+        Console.WriteLine(floors.Describe() + (previous?.Floors is not null ? $" (from {o.ResumePath})" : ""));
         long ckptBytes = WarmPageCache(ckpt);
         Console.WriteLine($"page cache warmed: {ckptBytes / 1e9:F2} GB read; memory available {MemAvailableGB():F1} GB "
             + $"(the weights widened to f32 take {2 * ckptBytes / 1e9:F1} GB, in bf16 {ckptBytes / 1e9:F1} GB)");
@@ -460,7 +467,7 @@ public static class CpuModelBenchmark
         2 * (g.LlmLayers * LlmLayerWeights(g) + (double)g.LlmHidden * g.LlmVocab) + 2.0 * g.LlmLayers * context * g.LlmHidden * 4;
 
     private static (double Seconds, string Basis) Floor(string stage, string precision, ModelGeometry g, CpuFloors f,
-        long ckptBytes, int tokens, int e2eTokens)
+        long ckptBytes, int tokens, int e2eTokens, int bertTokens)
     {
         double peak = (precision == "bf16" ? f.Bf16GflopsN : f.FmaGflopsN) * 1e9;
         string peakName = precision == "bf16" ? "bf16 peak" : "f32 FMA peak";
@@ -476,7 +483,7 @@ public static class CpuModelBenchmark
             }
             case "e2e":
             {
-                double flops = Flops("vit", g) + Flops("siglip", g) + Flops("bert", g, 24) + Flops("connectors", g) + Flops("prefill", g, tokens);
+                double flops = Flops("vit", g) + Flops("siglip", g) + Flops("bert", g, bertTokens) + Flops("connectors", g) + Flops("prefill", g, tokens);
                 double decode = 0;
                 for (int i = 0; i < e2eTokens - 1; i++)
                 {
@@ -512,7 +519,8 @@ public static class CpuModelBenchmark
                     "e2e" => r?.Tokens ?? t?.Tokens ?? g.VisualTokens + 60,
                     _ => 0,
                 };
-                var (floor, basis) = Floor(stage, p, g, f, ckptBytes, tokens, o.E2eTokens);
+                int bertTokens = ours?.Stages.FirstOrDefault(s => s.Stage == "bert")?.Tokens ?? 24;
+                var (floor, basis) = Floor(stage, p, g, f, ckptBytes, tokens, o.E2eTokens, bertTokens);
                 double? target = released && Targets.TryGetValue((stage, p), out double tv) ? tv : null;
                 string? note = r is null ? ours?.Error is null ? "not run" : "failed, see below" : null;
                 rows.Add(new CpuModelRow(stage, p, r?.Median, floor, basis, r is null ? null : r.Median / floor, t?.Median,
@@ -552,7 +560,8 @@ public static class CpuModelBenchmark
         }
         w.AppendLine();
         w.AppendLine("Floors: " + string.Join("; ", d.Rows.Where(r => r.Precision == d.Rows[0].Precision).Select(r => $"{r.Stage}: {r.FloorBasis}")) + ".");
-        w.AppendLine("ratio > 1: PyTorch takes longer than ours. peak RSS: VmHWM of each process (PyTorch: the larger of its two processes).");
+        w.AppendLine("ratio > 1: PyTorch takes longer than ours (the issue asks ≥ 3 for the bf16 stages). "
+            + "peak RSS: VmHWM of each process (PyTorch: the larger of its two processes).");
         foreach (ChildReport c in d.Children)
         {
             foreach (StageResult s in c.Stages)
