@@ -21,10 +21,30 @@ import resource
 import sys
 import time
 
-import torch
-import torch.nn.functional as F
+# The BLAS behind torch's f32 matmuls (Debian: whatever libblas.so.3 points to, e.g. OpenBLAS) reads its thread
+# count when it is loaded, so it is set before torch is imported.
+if "--threads" in sys.argv[:-1]:
+    for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_var, sys.argv[sys.argv.index("--threads") + 1])
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 LONG = {"siglip", "prefill", "e2e"}
+
+
+def loaded_blas():
+    """The BLAS / oneDNN libraries this process has mapped (their real paths), for the report."""
+    libs = set()
+    try:
+        with open("/proc/self/maps") as f:
+            for line in f:
+                path = line.split()[-1]
+                if "blas" in path.lower() or "mkl" in path.lower() or "dnnl" in path.lower():
+                    libs.add(os.path.realpath(path))
+    except OSError:
+        pass
+    return sorted(libs)
 
 
 def rss_gb(field):
@@ -332,6 +352,9 @@ def main():
             if need_llm:
                 llm = Phi3(Weights(os.path.join(a.ckpt, "llm", "pytorch_model.bin"), dtype), g)
             report["load_s"] = time.perf_counter() - t0
+            torch.matmul(torch.ones(64, 64), torch.ones(64, 64))                               # loads the BLAS
+            report["blas"] = loaded_blas()
+            report["blas_info"] = [x.strip() for x in torch.__config__.show().split(",") if "BLAS_INFO" in x]
             report["rss_after_load_gb"] = rss_gb("VmRSS")
             save()
             reps = lambda s: a.long_reps if s in LONG else a.reps

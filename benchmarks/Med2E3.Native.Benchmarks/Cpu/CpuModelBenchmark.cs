@@ -214,9 +214,17 @@ public static class CpuModelBenchmark
         Console.WriteLine(pyNote);
 
         var children = new List<ChildReport>();
+        // The JSON is rewritten after every child, so an interrupted run can be resumed from it (--resume).
+        CpuModelDocument Document() => new("cpu-model", g, ckpt, o.Threads, o.Reps, o.LongReps, loadBefore, LoadAverage(),
+            pyNote, floors, children, BuildRows(g, o, floors, ckptBytes, children));
+        void Add(ChildReport c)
+        {
+            children.Add(c);
+            if (o.JsonPath is not null) File.WriteAllText(o.JsonPath, JsonSerializer.Serialize(Document(), Json));
+        }
         foreach (string p in o.Precisions)
         {
-            children.Add(RunChild(o, ckpt, "ours", p, [.. o.Stages], previous));
+            Add(RunChild(o, ckpt, "ours", p, [.. o.Stages], previous));
             if (torch)
             {
                 string tp = p == "f32" ? "fp32" : "bf16";
@@ -229,15 +237,12 @@ public static class CpuModelBenchmark
                     "--bert-tokens", $"{ours.FirstOrDefault(s => s.Stage == "bert")?.Tokens ?? 40}",
                     "--prompt-tokens", $"{ours.FirstOrDefault(s => s.Stage == "e2e")?.Tokens ?? 0}",
                 ];
-                if (vision.Length > 0) children.Add(RunChild(o, ckpt, "pytorch", p, vision, previous, script!, tp, counts));
-                if (llm.Length > 0) children.Add(RunChild(o, ckpt, "pytorch", p, llm, previous, script!, tp, counts));
+                if (vision.Length > 0) Add(RunChild(o, ckpt, "pytorch", p, vision, previous, script!, tp, counts));
+                if (llm.Length > 0) Add(RunChild(o, ckpt, "pytorch", p, llm, previous, script!, tp, counts));
             }
         }
 
-        string loadAfter = LoadAverage();
-        var rows = BuildRows(g, o, floors, ckptBytes, children);
-        var doc = new CpuModelDocument("cpu-model", g, ckpt, o.Threads, o.Reps, o.LongReps, loadBefore, loadAfter, pyNote,
-            floors, children, rows);
+        var doc = Document();
         string table = Markdown(doc);
         Console.WriteLine();
         Console.WriteLine(table);
@@ -295,7 +300,10 @@ public static class CpuModelBenchmark
                 psi.ArgumentList.Add(a);
             }
             if (o.WarmupLong) psi.ArgumentList.Add("--warmup-long");
-            psi.Environment["OMP_NUM_THREADS"] = $"{o.Threads}";
+            foreach (string v in new[] { "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS" })
+            {
+                psi.Environment[v] = $"{o.Threads}";
+            }
         }
         psi.UseShellExecute = false;
         Console.WriteLine($"{impl} {precision}: {string.Join(", ", todo)} (load average {LoadAverage()})");
@@ -571,6 +579,7 @@ public static class CpuModelBenchmark
                 w.AppendLine($"- {c.Impl} {c.Precision} {s.Stage}: {s.Detail}; runs {runs} {s.Unit}{hwm}");
             }
             if (c.Error is not null) w.AppendLine($"- {c.Impl} {c.Precision}: {c.Error}");
+            if (c.Blas is { Length: > 0 } blas) w.AppendLine($"- {c.Impl} {c.Precision} libraries: {string.Join(", ", blas)}");
         }
         return w.ToString();
     }

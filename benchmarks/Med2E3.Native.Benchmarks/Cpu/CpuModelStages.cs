@@ -18,7 +18,11 @@ public sealed record StageResult(string Stage, string Precision, string Impl, do
 
 /// <summary>What one child process measured: its stages, load and memory figures.</summary>
 public sealed record ChildReport(string Impl, string Precision, int Threads, List<StageResult> Stages,
-    double? RssAfterLoadGB, double? PeakRssGB, string? Error);
+    double? RssAfterLoadGB, double? PeakRssGB, string? Error)
+{
+    /// <summary>PyTorch: the BLAS and oneDNN libraries the process mapped (f32 matmul speed depends on them).</summary>
+    public string[]? Blas { get; init; }
+}
 
 /// <summary>
 /// The child process of <c>med2e3-bench cpu-model</c> for one precision: loads the checkpoint with
