@@ -28,6 +28,14 @@ if (args.Length > 0 && args[0] == "cpu-attention")
     return Med2E3.Native.Benchmarks.Cpu.CpuAttentionBenchmark.Run(args[1..]);
 }
 
+// med2e3-bench cpu-model [--precision f32,bf16] [--stages …] [--quick] [--llm-layers N] [--json FILE] [--markdown FILE]:
+// the whole model at the released geometry on a synthetic checkpoint, with the machine's floors and the PyTorch twin
+// (Cpu/CpuModelBenchmark.cs); needs no GPU.
+if (args.Length > 0 && args[0] == "cpu-model")
+{
+    return Med2E3.Native.Benchmarks.Cpu.CpuModelBenchmark.Run(args[1..]);
+}
+
 if (args.Length > 0 && args[0] == "cpu-ops")
 {
     return Med2E3.Native.Benchmarks.Cpu.CpuOpsBenchmark.Run(args[1..]);
