@@ -162,6 +162,9 @@ public sealed unsafe class DnnlBf16MatMul : IDisposable
         }
     }
 
+    /// <summary>Frees the weight when it was not disposed (the handles release themselves).</summary>
+    ~DnnlBf16MatMul() => FreeNative();
+
     /// <summary>Frees the weight and the primitives.</summary>
     public void Dispose()
     {
@@ -180,13 +183,19 @@ public sealed unsafe class DnnlBf16MatMul : IDisposable
 
             _primitives.Clear();
             _attr.Dispose();
-            NativeMemory.AlignedFree(_weights);
-            NativeMemory.AlignedFree(_zeroBias);
-            NativeMemory.AlignedFree(_weightsMd);
-            _weightsMd = null;
-            _weights = null;
-            _zeroBias = null;
+            FreeNative();
+            GC.SuppressFinalize(this);
         }
+    }
+
+    private void FreeNative()
+    {
+        NativeMemory.AlignedFree(_weights);
+        NativeMemory.AlignedFree(_zeroBias);
+        NativeMemory.AlignedFree(_weightsMd);
+        _weightsMd = null;
+        _weights = null;
+        _zeroBias = null;
     }
 
     private (SafeDnnlPrimitiveHandle, nuint) PrimitiveFor(int m)
