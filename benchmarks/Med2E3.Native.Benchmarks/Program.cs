@@ -14,6 +14,13 @@ if (args.Length > 0 && args[0] == "cpu-gemm")
     return Med2E3.Native.Benchmarks.Cpu.CpuGemmBenchmark.Run(args[1..]);
 }
 
+// med2e3-bench cpu-bf16 [--linear M,N,K] [--quick] [--repeats R] [--threads T] [--json FILE]: the bf16 CPU linear on
+// oneDNN against the f32 definition and the own bf16 kernels, at the Phi-3 and SigLIP shapes (Cpu/CpuBf16Benchmark.cs).
+if (args.Length > 0 && args[0] == "cpu-bf16")
+{
+    return Med2E3.Native.Benchmarks.Cpu.CpuBf16Benchmark.Run(args[1..]);
+}
+
 // med2e3-bench tokenizer [--model DIR] [--repeats R] [--json FILE]: Phi-3 tokenizer encode speed (Cpu/TokenizerBenchmark.cs).
 if (args.Length > 0 && args[0] == "tokenizer")
 {

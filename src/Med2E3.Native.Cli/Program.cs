@@ -113,16 +113,18 @@ public static class Program
             HelpName = "DIR",
         };
         var device = CommonOptions.Device("cpu");
+        var precision = CommonOptions.Precision();
         var command = new Command("golden-check", "Run the whole network on a golden fixture and compare every stage to the reference")
         {
-            fixture, device,
+            fixture, device, precision,
         };
         command.SetAction(int (ParseResult parse) =>
         {
             string resolved = DeviceChoice.Resolve(parse.GetValue(device) ?? "cpu");
             string dir = parse.GetValue(fixture)!.FullName;
             if (!Directory.Exists(dir)) throw CliException.BadInput($"{dir}: fixture folder not found");
-            return GoldenCheckCommand.Run(dir, resolved, parse.InvocationConfiguration.Output);
+            return GoldenCheckCommand.Run(dir, resolved, parse.InvocationConfiguration.Output,
+                CommonOptions.ParsePrecision(parse.GetValue(precision)));
         });
         return command;
     }

@@ -19,5 +19,8 @@ internal static partial class Interop
 
         /// <summary>cuBLASLt (<c>libcublasLt.so.13</c> … / <c>cublasLt64_13.dll</c> …).</summary>
         internal const string CublasLt = "med2e3-cublaslt";
+
+        /// <summary>oneDNN 2.x (<c>libdnnl.so.2</c> / <c>dnnl.dll</c>), optional: the bf16 CPU matrix products.</summary>
+        internal const string Dnnl = "med2e3-dnnl";
     }
 }

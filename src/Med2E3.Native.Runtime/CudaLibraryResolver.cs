@@ -6,7 +6,8 @@ namespace Med2E3.Native.Runtime;
 
 /// <summary>
 /// Maps the logical library names of the Interop imports to real files with <see cref="NativeLibraryProbe"/>, and
-/// remembers what was loaded from where (for <c>med2e3 info</c>).
+/// remembers what was loaded from where (for <c>med2e3 info</c>). It also hands oneDNN's name to
+/// <see cref="DnnlRuntime"/>, since an assembly has a single import resolver.
 /// </summary>
 public static class CudaLibraryResolver
 {
@@ -80,6 +81,12 @@ public static class CudaLibraryResolver
 
     private static nint Resolve(string libraryName, Assembly assembly, DllImportSearchPath? searchPath)
     {
+        if (libraryName == Interop.Interop.Libraries.Dnnl)
+        {
+            // oneDNN is not a CUDA library, but the Interop assembly has one resolver; DnnlRuntime owns its search.
+            return DnnlRuntime.LibraryHandle;
+        }
+
         CudaLibrary? library = libraryName switch
         {
             Interop.Interop.Libraries.Cuda => CudaLibrary.Driver,

@@ -22,7 +22,8 @@ public static class BatchCommand
     /// </summary>
     public sealed record Settings(
         string CheckpointDir, string DataPath, string VolumeRoot, string OutPath, string Device, int? MaxNewTokens,
-        VolumeOptions.Values? Volume = null, string? SummaryPath = null, bool Overwrite = false);
+        VolumeOptions.Values? Volume = null, string? SummaryPath = null, bool Overwrite = false,
+        Ops.Cpu.CpuPrecision Precision = Ops.Cpu.CpuPrecision.F32);
 
     public static Command Create()
     {
@@ -42,12 +43,13 @@ public static class BatchCommand
         };
         var overwrite = CommonOptions.Overwrite("Replace existing --out and --summary files");
         var device = CommonOptions.Device();
+        var precision = CommonOptions.Precision();
         var maxNewTokens = CommonOptions.PositiveInt("--max-new-tokens",
             "Stop each answer after N new tokens (default: the llm_max_length cap, as in evaluation)");
 
         var command = new Command("batch", "Answer every question of an M3D-style JSON file; score against the reference answers")
         {
-            checkpoint, data, volumeRoot, output, summaryOut, overwrite, device, maxNewTokens,
+            checkpoint, data, volumeRoot, output, summaryOut, overwrite, device, precision, maxNewTokens,
         };
         var volumeOptions = VolumeOptions.AddTo(command);
         command.SetAction(parse =>
@@ -55,7 +57,8 @@ public static class BatchCommand
             var settings = new Settings(
                 parse.GetValue(checkpoint)!.FullName, parse.GetValue(data)!.FullName, parse.GetValue(volumeRoot)!.FullName,
                 parse.GetValue(output)!.FullName, parse.GetValue(device) ?? "auto", parse.GetValue(maxNewTokens),
-                volumeOptions.Get(parse), parse.GetValue(summaryOut)?.FullName, parse.GetValue(overwrite));
+                volumeOptions.Get(parse), parse.GetValue(summaryOut)?.FullName, parse.GetValue(overwrite),
+                CommonOptions.ParsePrecision(parse.GetValue(precision)));
             var terminal = Terminal.Create(parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error,
                 json: false, parse.GetValue<bool>("--verbose"));
             return Run(settings, terminal);
@@ -104,7 +107,7 @@ public static class BatchCommand
                 + $"(first: {VolumePath(items[0]) ?? string.Join(", ", items[0].Vision3D)})");
 
         var (model, _) = terminal.Stage($"Loading weights on {device}",
-            () => Med2E3Model.Load(settings.CheckpointDir, device));
+            () => Med2E3Model.Load(settings.CheckpointDir, device, new Med2E3LoadOptions { Precision = settings.Precision }));
         using var _model = model;
         int[] imgSize = model.Checkpoint.Vision3DConfig.ImgSize;
         var options = new GenerationOptions { MaxNewTokens = settings.MaxNewTokens };

@@ -14,7 +14,8 @@ namespace Med2E3.Native.Cli.Commands;
 public static class BenchCommand
 {
     public sealed record Settings(string? CheckpointDir, string? VolumePath, string? Question, string Device, int Runs,
-        int? MaxNewTokens, bool Json, VolumeOptions.Values? Volume = null);
+        int? MaxNewTokens, bool Json, VolumeOptions.Values? Volume = null,
+        Ops.Cpu.CpuPrecision Precision = Ops.Cpu.CpuPrecision.F32);
 
     /// <summary>What <c>bench --json</c> prints. Stage times in ms: median and minimum over the timed runs.</summary>
     public sealed record Report(string Model, string Device, string Dtype, int Runs, int NewTokens, double LoadMs,
@@ -31,11 +32,12 @@ public static class BenchCommand
         var question = new Option<string>("--question", "-q") { Description = "Question (default: the demo's)", HelpName = "TEXT" };
         var runs = CommonOptions.PositiveInt("--runs", "Timed runs after one warm-up run (default 5)");
         var device = CommonOptions.Device("cpu");
+        var precision = CommonOptions.Precision();
         var maxNewTokens = CommonOptions.PositiveInt("--max-new-tokens", "New tokens per run (default: 12 for the demo, 32 otherwise)");
         var json = CommonOptions.Json();
         var command = new Command("bench", "Time each stage of the generate pipeline (demo by default); per-op benchmarks live in med2e3-bench")
         {
-            checkpoint, volume, question, runs, device, maxNewTokens, json,
+            checkpoint, volume, question, runs, device, precision, maxNewTokens, json,
         };
         var volumeOptions = VolumeOptions.AddTo(command);
         command.Validators.Add(result =>
@@ -46,7 +48,7 @@ public static class BenchCommand
         command.SetAction(parse => Run(
             new Settings(parse.GetValue(checkpoint)?.FullName, parse.GetValue(volume), parse.GetValue(question),
                 parse.GetValue(device) ?? "cpu", parse.GetValue(runs) ?? 5, parse.GetValue(maxNewTokens), parse.GetValue(json),
-                volumeOptions.Get(parse)),
+                volumeOptions.Get(parse), CommonOptions.ParsePrecision(parse.GetValue(precision))),
             Terminal.Create(parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, parse.GetValue(json),
                 parse.GetValue<bool>("--verbose"))));
         return command;
@@ -80,7 +82,8 @@ public static class BenchCommand
         }
 
         var (m, loadSeconds) = terminal.Stage($"Loading weights on {device}",
-            () => Med2E3Model.Load(checkpointDir, device, new Med2E3LoadOptions { BertVocabPath = bertVocab }));
+            () => Med2E3Model.Load(checkpointDir, device,
+                new Med2E3LoadOptions { BertVocabPath = bertVocab, Precision = settings.Precision }));
         using var _m = m;
         var ((source, input), readSeconds) = terminal.Stage("Reading the volume",
             () => VolumeInput.Read(volumePath, m.Checkpoint.Vision3DConfig.ImgSize, volumeOptions));

@@ -36,6 +36,29 @@ public static class CommonOptions
         Description = "Write one JSON document to stdout (for scripts); no progress output",
     };
 
+    /// <summary>
+    /// <c>--precision f32|bf16</c>: how the CPU computes the products of frozen weights (f32, the definition, or bf16 ×
+    /// bf16 → f32). Another value is a usage error.
+    /// </summary>
+    public static Option<string> Precision()
+    {
+        var option = new Option<string>("--precision")
+        {
+            Description = "CPU matrix products: f32 (default, exact) or bf16 (bf16 × bf16 → f32, faster; oneDNN when present)",
+            DefaultValueFactory = _ => "f32",
+        };
+        option.AcceptOnlyFromAmong("f32", "bf16");
+        return option;
+    }
+
+    /// <summary>The <see cref="Ops.Cpu.CpuPrecision"/> named by a <c>--precision</c> value.</summary>
+    public static Ops.Cpu.CpuPrecision ParsePrecision(string? value) => value switch
+    {
+        null or "f32" => Ops.Cpu.CpuPrecision.F32,
+        "bf16" => Ops.Cpu.CpuPrecision.Bf16,
+        _ => throw CliException.Usage($"--precision: expected f32 or bf16, got '{value}'"),
+    };
+
     public static Option<string> Device(string defaultValue = "auto")
     {
         var option = new Option<string>("--device")

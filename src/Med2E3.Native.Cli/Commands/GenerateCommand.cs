@@ -28,7 +28,8 @@ public static class GenerateCommand
         int? Seed,
         VolumeOptions.Values Volume,
         bool Json,
-        string? ExplainPath);
+        string? ExplainPath,
+        Ops.Cpu.CpuPrecision Precision = Ops.Cpu.CpuPrecision.F32);
 
     public static Command Create()
     {
@@ -45,6 +46,7 @@ public static class GenerateCommand
             HelpName = "TEXT",
         };
         var device = CommonOptions.Device();
+        var precision = CommonOptions.Precision();
         var maxNewTokens = CommonOptions.PositiveInt("--max-new-tokens",
             "Stop after N new tokens (default: prompt + visual tokens + answer ≤ llm_max_length, as in evaluation)");
         var temperature = CommonOptions.Number("--temperature",
@@ -64,7 +66,7 @@ public static class GenerateCommand
 
         var command = new Command("generate", "Answer a question about a 3D volume (streams the answer, then tokens/s)")
         {
-            demo, checkpoint, volume, question, device, maxNewTokens, temperature, topP, seed, json, explain,
+            demo, checkpoint, volume, question, device, precision, maxNewTokens, temperature, topP, seed, json, explain,
         };
         var volumeOptions = VolumeOptions.AddTo(command);
         command.Validators.Add(result =>
@@ -109,7 +111,8 @@ public static class GenerateCommand
                 Seed: parse.GetValue(seed),
                 Volume: volumeOptions.Get(parse),
                 Json: parse.GetValue(json),
-                ExplainPath: parse.GetValue(explain)?.FullName);
+                ExplainPath: parse.GetValue(explain)?.FullName,
+                Precision: CommonOptions.ParsePrecision(parse.GetValue(precision)));
             var terminal = Terminal.Create(parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error,
                 settings.Json, parse.GetValue<bool>("--verbose"));
             return Run(settings, terminal);
@@ -196,7 +199,8 @@ public static class GenerateCommand
         var (source, readSeconds) = terminal.Stage($"Reading {Path.GetFileName(Path.TrimEndingDirectorySeparator(volumePath))}",
             () => VolumeInput.ReadFile(volumePath, volumeOptions));
         var (model, loadSeconds) = terminal.Stage($"Loading weights on {device}",
-            () => Med2E3Model.Load(checkpointDir, device, new Med2E3LoadOptions { BertVocabPath = bertVocab }));
+            () => Med2E3Model.Load(checkpointDir, device,
+                new Med2E3LoadOptions { BertVocabPath = bertVocab, Precision = settings.Precision }));
         using var _model = model;
         terminal.Detail($"checkpoint {checkpointDir}: compute dtype {model.DType}, llm_max_length {model.MaxLength}");
 

@@ -28,6 +28,9 @@ public static class InfoCommand
         stdout.WriteLine($"  OS          {RuntimeInformation.OSDescription}");
         stdout.WriteLine($"  CPU         {RuntimeInformation.ProcessArchitecture}, {Environment.ProcessorCount} logical cores, "
             + $"Vector<float> = {Vector<float>.Count} lanes{CpuFeatures()}");
+        stdout.WriteLine($"  matmul      {Ops.Cpu.CpuMatMulPath.Describe(Ops.Cpu.CpuPrecision.F32)}; "
+            + Ops.Cpu.CpuMatMulPath.Describe(Ops.Cpu.CpuPrecision.Bf16));
+        stdout.WriteLine($"  CPU library {DnnlRuntime.Describe()}");
         stdout.WriteLine("CUDA");
         foreach (string line in CudaEnvironment.Describe())
             stdout.WriteLine($"  {line}");

@@ -17,6 +17,15 @@ public sealed record GoldenTolerances(double Output, double Loss, double Gradien
     public static GoldenTolerances For(DType dtype) => dtype is DType.F32 or DType.F64
         ? new GoldenTolerances(1e-4, 1e-5, 1e-3, true)
         : new GoldenTolerances(2e-2, 2e-2, 1e-1, false);
+
+    /// <summary>
+    /// As <see cref="For(DType)"/>, and for an f32 model whose CPU products run in bf16
+    /// (<see cref="Ops.Cpu.CpuPrecision.Bf16"/>): the bf16 tolerances, with every greedy id identical.
+    /// </summary>
+    public static GoldenTolerances For(DType dtype, Ops.Cpu.CpuPrecision precision) =>
+        precision == Ops.Cpu.CpuPrecision.Bf16 && dtype is DType.F32 or DType.F64
+            ? For(DType.BF16) with { AllGeneratedIds = true }
+            : For(dtype);
 }
 
 /// <summary>
@@ -48,8 +57,11 @@ public static class GoldenCheck
             options = options with { BertVocabPath = fx.BertVocabPath };
         }
         using var model = Med2E3Model.Load(fx.CheckpointDir, device, options);
-        var tol = GoldenTolerances.For(model.DType);
-        var report = new GoldenReport(fx.Root, model.Device.ToString(), model.DType.Name());
+        var tol = GoldenTolerances.For(model.DType, options.Precision);
+        string dtype = options.Precision == Ops.Cpu.CpuPrecision.Bf16
+            ? $"{model.DType.Name()}, bf16 CPU products"
+            : model.DType.Name();
+        var report = new GoldenReport(fx.Root, model.Device.ToString(), dtype);
         CheckTokenizers(fx, model, report);
         CheckModel(fx, model, tol, report);
         report.Elapsed = clock.Elapsed;

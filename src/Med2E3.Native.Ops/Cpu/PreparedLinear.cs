@@ -140,8 +140,17 @@ public abstract unsafe class PreparedLinear : IDisposable
     private static PreparedLinear CreateF32(ReadOnlySpan<byte> rowMajor, WeightStorage storage, int n, int k) =>
         new WidenedLinear(rowMajor, storage, n, k, CpuPrecision.F32);
 
-    private static PreparedLinear CreateBf16(ReadOnlySpan<byte> rowMajor, WeightStorage storage, int n, int k) =>
-        new WidenedLinear(rowMajor, storage, n, k, CpuPrecision.Bf16);
+    // oneDNN where it runs bf16 natively (CpuMatMulPath.Bf16UsesDnnl), the project's own kernels otherwise.
+    private static PreparedLinear CreateBf16(ReadOnlySpan<byte> rowMajor, WeightStorage storage, int n, int k)
+    {
+        if (CpuMatMulPath.Bf16UsesDnnl)
+        {
+            return new DnnlBf16Linear(rowMajor, storage, n, k);
+        }
+
+        // Fallback until PackedLinear lands: PackedLinear.Create(rowMajor, storage, n, k, CpuPrecision.Bf16).
+        return new WidenedLinear(rowMajor, storage, n, k, CpuPrecision.Bf16);
+    }
 
     /// <summary>Widens stored element <paramref name="i"/> to f32 (exact).</summary>
     internal static float Widen(ReadOnlySpan<byte> rowMajor, WeightStorage storage, long i) => storage switch
