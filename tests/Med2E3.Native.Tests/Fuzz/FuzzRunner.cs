@@ -45,7 +45,13 @@ internal static class FuzzRunner
     /// <summary>Longest accepted time for one input.</summary>
     public static readonly TimeSpan MaxSecondsPerInput = TimeSpan.FromSeconds(10);
 
-    /// <summary>Runs <paramref name="iterations"/> mutated inputs (or until <paramref name="budget"/> is spent).</summary>
+    /// <summary>Inputs every run tries whatever the budget, so a slow or loaded machine still tests something.</summary>
+    public const int MinimumInputs = 25;
+
+    /// <summary>
+    /// Runs <paramref name="iterations"/> mutated inputs, or until <paramref name="budget"/> is spent once at least
+    /// <see cref="MinimumInputs"/> have run.
+    /// </summary>
     public static FuzzReport Run(FuzzTarget target, int seed, int iterations, TimeSpan budget)
     {
         string sandbox = NewSandbox(target);
@@ -56,7 +62,7 @@ internal static class FuzzRunner
             var clock = Stopwatch.StartNew();
             int tried = 0, accepted = 0;
             long maxAllocated = 0;
-            for (; tried < iterations && clock.Elapsed < budget; tried++)
+            for (; tried < iterations && (tried < MinimumInputs || clock.Elapsed < budget); tried++)
             {
                 byte[] seedInput = target.Seeds[rng.Next(target.Seeds.Count)];
                 byte[] input = target.Mutate(rng, seedInput);
