@@ -43,6 +43,13 @@ if (args.Length > 0 && args[0] == "cpu-model")
     return Med2E3.Native.Benchmarks.Cpu.CpuModelBenchmark.Run(args[1..]);
 }
 
+// med2e3-bench cpu-weights [--gib G] [--repeats R] [--precision f32|bf16] [--json FILE]: open + CRC-32 + prepare
+// times of a synthetic checkpoint (Cpu/CpuWeightsBenchmark.cs).
+if (args.Length > 0 && args[0] == "cpu-weights")
+{
+    return Med2E3.Native.Benchmarks.Cpu.CpuWeightsBenchmark.Run(args[1..]);
+}
+
 if (args.Length > 0 && args[0] == "cpu-ops")
 {
     return Med2E3.Native.Benchmarks.Cpu.CpuOpsBenchmark.Run(args[1..]);

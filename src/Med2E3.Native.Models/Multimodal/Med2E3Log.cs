@@ -6,8 +6,9 @@ namespace Med2E3.Native.Models.Multimodal;
 internal static partial class Med2E3Log
 {
     [LoggerMessage(EventId = 1, Level = LogLevel.Information,
-        Message = "Loaded {Checkpoint} on {Device} ({DType}): {Parameters} parameters in {Seconds:0.00} s")]
-    public static partial void Loaded(ILogger logger, string checkpoint, string device, string dtype, long parameters, double seconds);
+        Message = "Loaded {Checkpoint} on {Device} ({DType}): {Parameters} parameters in {Seconds:0.00} s, {ResidentBytes} weight bytes resident")]
+    public static partial void Loaded(ILogger logger, string checkpoint, string device, string dtype, long parameters, double seconds,
+        long residentBytes);
 
     [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "{Checkpoint}: {Note}")]
     public static partial void CheckpointNote(ILogger logger, string checkpoint, string note);

@@ -100,8 +100,30 @@ public sealed partial class Med2E3Model : IDisposable
     /// <summary>Padded length of the BERT question encoding (M3D-CLIP max_text_len, 512 for the released model).</summary>
     public int QuestionLength => Checkpoint.Vision3DConfig.MaxTextLen ?? 512;
 
-    /// <summary>Parameters the fine-tuning recipe trains (spec §9): llm, vision2d_model and both connectors.</summary>
-    public IReadOnlyList<Tensor> FineTuneParameters =>
+    /// <summary>
+    /// Parameters the fine-tuning recipe trains (spec §9): llm, vision2d_model and both connectors. Their linear
+    /// weights, prepared for CPU inference at load, become f32 parameter tensors of exactly their stored values on
+    /// first use (see <see cref="ParameterSet.MakeTrainable"/>).
+    /// </summary>
+    public IReadOnlyList<Tensor> FineTuneParameters
+    {
+        get
+        {
+            MakeTrainable();
+            return TrainedTensors;
+        }
+    }
+
+    private void MakeTrainable()
+    {
+        foreach (string dir in (string[])[Med2E3Checkpoint.LlmDir, Med2E3Checkpoint.Vision2DModelDir,
+                     Med2E3Checkpoint.Vision2DConnectorDir, Med2E3Checkpoint.Vision3DConnectorDir])
+        {
+            Parameters.MakeTrainable(dir + ".");
+        }
+    }
+
+    private IReadOnlyList<Tensor> TrainedTensors =>
     [
         .. Parameters.WithPrefix(Med2E3Checkpoint.LlmDir + "."),
         .. Parameters.WithPrefix(Med2E3Checkpoint.Vision2DModelDir + "."),
@@ -159,7 +181,8 @@ public sealed partial class Med2E3Model : IDisposable
         var parameters = new ParameterSet();
         try
         {
-            WeightLoader Loader(CheckpointComponent c) => new(c.Weights, c.Name, parameters, device, dtype);
+            WeightLoader Loader(CheckpointComponent c) =>
+                new(c.Weights, c.Name, parameters, device, dtype, options.Precision);
             var v3 = Loader(ckpt.Vision3DModel);
             var vision3D = ViT3D.Load(v3.Sub("vision_encoder."), ckpt.Vision3DConfig);
             var text = BertEncoder.Load(v3.Sub("language_encoder."), ckpt.BertConfig);
@@ -179,7 +202,8 @@ public sealed partial class Med2E3Model : IDisposable
             CheckTokenIds(tokenizer, ckpt);
             var questionTokenizer = BertWordPieceTokenizer.Load(vocab);
             Done(LoadProgress.Tokenizers);
-            Med2E3Log.Loaded(logger, ckpt.Root, device.ToString(), dtype.ToString(), parameters.ElementCount, loadClock.Elapsed.TotalSeconds);
+            Med2E3Log.Loaded(logger, ckpt.Root, device.ToString(), dtype.ToString(), parameters.ElementCount, loadClock.Elapsed.TotalSeconds,
+                parameters.ResidentBytes);
             return new Med2E3Model(ckpt, device, dtype, parameters, vision3D, text, vision2D, v2c, v3c, llm, tokenizer,
                 questionTokenizer, logger);
         }
@@ -555,6 +579,7 @@ public sealed partial class Med2E3Model : IDisposable
     /// </summary>
     public void EnableFineTuning(bool gradientCheckpointing = false)
     {
+        // Trained linear weights become f32 parameter tensors (FineTuneParameters); frozen ones stay prepared.
         var train = new HashSet<Tensor>(FineTuneParameters, ReferenceEqualityComparer.Instance);
         foreach (var p in Parameters.All)
         {

@@ -36,10 +36,13 @@ internal sealed class StorageViewSource : TensorSource
     private readonly long _elementOffset;
     private readonly long[] _shape;
     private readonly long[] _strides;
+    private readonly ZipEntryCheck? _check;   // the zip entry's CRC-32, checked before the first read
 
     private StorageViewSource(string filePath, long storageFileOffset, long storageBytes, long deflatedOffset,
-        long deflatedLength, int elementSize, long elementOffset, long[] shape, long[] strides) : base(filePath)
+        long deflatedLength, int elementSize, long elementOffset, long[] shape, long[] strides,
+        ZipEntryCheck? check = null) : base(filePath)
     {
+        _check = check;
         _storageFileOffset = storageFileOffset;
         _storageBytes = storageBytes;
         _deflatedOffset = deflatedOffset;
@@ -57,14 +60,15 @@ internal sealed class StorageViewSource : TensorSource
 
     /// <summary>A strided view into a stored (uncompressed) byte range of a file.</summary>
     public static StorageViewSource Strided(string filePath, long storageFileOffset, long storageBytes,
-        int elementSize, long elementOffset, long[] shape, long[] strides) =>
-        new(filePath, storageFileOffset, storageBytes, 0, 0, elementSize, elementOffset, shape, strides);
+        int elementSize, long elementOffset, long[] shape, long[] strides, ZipEntryCheck? check = null) =>
+        new(filePath, storageFileOffset, storageBytes, 0, 0, elementSize, elementOffset, shape, strides, check);
 
     /// <summary>A strided view into a deflate-compressed zip entry.</summary>
     public static StorageViewSource Deflated(string filePath, long compressedOffset, long compressedLength,
-        long storageBytes, int elementSize, long elementOffset, long[] shape, long[] strides) =>
+        long storageBytes, int elementSize, long elementOffset, long[] shape, long[] strides,
+        ZipEntryCheck? check = null) =>
         new(filePath, -1, storageBytes, compressedOffset, compressedLength, elementSize, elementOffset, shape,
-            strides);
+            strides, check);
 
     public static long[] ContiguousStrides(long[] shape)
     {
@@ -98,6 +102,7 @@ internal sealed class StorageViewSource : TensorSource
         {
             return;
         }
+        _check?.Ensure();
         // The storage span the view touches: from the first element to one past the furthest element.
         long last = _elementOffset;
         for (int i = 0; i < _shape.Length; i++)

@@ -50,6 +50,7 @@ public static class TorchCheckpointReader
         Dict dict = FindStateDict(path, root);
 
         var tensors = new List<WeightTensor>(dict.Items.Count);
+        var checks = new Dictionary<string, ZipEntryCheck>(StringComparer.Ordinal);
         foreach ((object key, object value) in dict.Items)
         {
             if (key is not string name)
@@ -60,7 +61,7 @@ public static class TorchCheckpointReader
             {
                 throw new CheckpointFormatException(path, $"state dict entry {InputText.Quote(name)} is not a tensor");
             }
-            tensors.Add(MakeTensor(path, zip, prefix, name, t));
+            tensors.Add(MakeTensor(path, zip, prefix, name, t, checks));
         }
         return new StateDict(tensors, path);
     }
@@ -108,7 +109,8 @@ public static class TorchCheckpointReader
         throw new CheckpointFormatException(path, $"state dict entry {InputText.Quote(bad.ToString())} is not a tensor");
     }
 
-    private static WeightTensor MakeTensor(string path, ZipDirectory zip, string prefix, string name, TensorRef t)
+    private static WeightTensor MakeTensor(string path, ZipDirectory zip, string prefix, string name, TensorRef t,
+        Dictionary<string, ZipEntryCheck> checks)
     {
         StorageRef s = t.Storage;
         int es = s.DType.ElementSize();
@@ -171,10 +173,12 @@ public static class TorchCheckpointReader
                 $"tensor {InputText.Quote(name)} (shape [{string.Join(",", t.Size)}], stride [{string.Join(",", t.Stride)}], " +
                 $"offset {t.Offset}) reaches element {last}, but its storage has only {s.Numel}");
         }
+        // One check per storage entry, shared by every tensor viewing it.
+        ZipEntryCheck check = checks.TryGetValue(entry.Name, out var c) ? c : checks[entry.Name] = new ZipEntryCheck(path, entry);
         StorageViewSource source = entry.Method == 0
-            ? StorageViewSource.Strided(path, entry.DataOffset, storageBytes, es, t.Offset, t.Size, t.Stride)
+            ? StorageViewSource.Strided(path, entry.DataOffset, storageBytes, es, t.Offset, t.Size, t.Stride, check)
             : StorageViewSource.Deflated(path, entry.DataOffset, entry.CompressedSize, storageBytes, es, t.Offset,
-                t.Size, t.Stride);
+                t.Size, t.Stride, check);
         return new WeightTensor(name, s.DType, shape, source);
     }
 }
