@@ -137,8 +137,12 @@ public abstract unsafe class PreparedLinear : IDisposable
     }
 
     // The two factories below are the places where the optimised implementations plug in.
+    // Packed panels where the CPU runs 512-bit vectors natively; elsewhere the reference (the packed kernels are
+    // exact everywhere but slow when Vector512 is emulated).
     private static PreparedLinear CreateF32(ReadOnlySpan<byte> rowMajor, WeightStorage storage, int n, int k) =>
-        new WidenedLinear(rowMajor, storage, n, k, CpuPrecision.F32);
+        System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated
+            ? new PackedLinear(rowMajor, storage, n, k, CpuPrecision.F32)
+            : new WidenedLinear(rowMajor, storage, n, k, CpuPrecision.F32);
 
     private static PreparedLinear CreateBf16(ReadOnlySpan<byte> rowMajor, WeightStorage storage, int n, int k) =>
         new WidenedLinear(rowMajor, storage, n, k, CpuPrecision.Bf16);
