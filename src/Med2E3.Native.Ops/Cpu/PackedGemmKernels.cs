@@ -244,6 +244,19 @@ internal static unsafe class PackedGemmKernels
         }
     }
 
+    /// <summary>Widens kc bf16 panel steps to f32 steps (column order 0..31) at <paramref name="dst"/>.</summary>
+    internal static void WidenSlice(byte* bp, int kc, float* dst)
+    {
+        var mask = Vector512.Create(0xFFFF0000u);
+        uint* src = (uint*)bp;
+        for (int p = 0; p < kc; p++)
+        {
+            var w = Vector512.Load(src + (long)p * 16);
+            Vector512.ShiftLeft(w, 16).AsSingle().Store(dst + (long)p * NR);
+            (w & mask).AsSingle().Store(dst + (long)p * NR + 16);
+        }
+    }
+
     /// <summary>Rows of the kernel used for <paramref name="remaining"/> rows (the last tile is zero padded).</summary>
     internal static int RowsFor(int remaining) => remaining > 8 ? 12 : remaining > 4 ? 8 : remaining > 1 ? 4 : 1;
 

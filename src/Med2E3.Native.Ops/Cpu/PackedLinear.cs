@@ -68,6 +68,13 @@ public sealed unsafe class PackedLinear : PreparedLinear
     /// <summary>Largest number of worker threads <see cref="Forward"/> uses for this weight.</summary>
     public int MaxThreads { get; set; } = DefaultMaxThreads;
 
+    /// <summary>
+    /// For more than 24 rows, widen each bf16 panel slice to an f32 scratch once and run the f32 kernel over it (true),
+    /// or widen in registers in every tile (false, the default). Both give the same numbers; on a loaded 2-core Xeon
+    /// (AVX-512) the two were within noise of each other at ViT fc1 (M 2049), so the simpler default stays.
+    /// </summary>
+    public static bool WidenSlices { get; set; }
+
     /// <summary>True when the panels hold bf16 (2 bytes an element), false for f32.</summary>
     public bool Bf16Panels => _bf16Panels;
 
@@ -157,7 +164,7 @@ public sealed unsafe class PackedLinear : PreparedLinear
         bool splitRows = _panelCount < 4 * threads && rowTiles >= 2 * threads;
         int workers = splitRows ? Math.Min(threads, rowTiles) : Math.Min(threads, _panelCount);
         int mcMax = Math.Min(MC, (m + 11) / 12 * 12);
-        nuint scratch = (nuint)(((long)mcMax * kc + TileFloats) * 4);
+        nuint scratch = (nuint)(((long)mcMax * kc + TileFloats + (long)kc * NR) * 4);
 
         void Worker(int t)
         {
@@ -194,6 +201,7 @@ public sealed unsafe class PackedLinear : PreparedLinear
         int n = OutFeatures, k = InFeatures;
         bool round = Precision == CpuPrecision.Bf16;
         float* tile = aPack + (long)Math.Min(MC, (r1 - r0 + 11) / 12 * 12) * kc;
+        float* wide = tile + TileFloats;
         for (int pc = 0; pc < k; pc += kc)
         {
             int kw = Math.Min(kc, k - pc);
@@ -202,16 +210,25 @@ public sealed unsafe class PackedLinear : PreparedLinear
             {
                 int mc = Math.Min(MC, r1 - ic);
                 PackedGemmKernels.PackA(x, ldx, ic, mc, pc, kw, round, aPack);
+                // Many row tiles per panel slice: widen the bf16 slice to f32 once (it stays in L1) and run the f32
+                // kernel, instead of widening it again in registers for every tile.
+                bool widen = typeof(TB) == typeof(Bf16Step) && mc > 24 && WidenSlices;
                 for (int jp = p0; jp < p1; jp++)
                 {
                     byte* bp = _panels + jp * _panelBytes + (long)pc * _stepBytes;
+                    if (widen)
+                    {
+                        PackedGemmKernels.WidenSlice(bp, kw, wide);
+                        bp = (byte*)wide;
+                    }
                     int j0 = jp * NR;
                     int nw = Math.Min(NR, n - j0);
                     float* ap = aPack;
                     for (int ir = 0; ir < mc;)
                     {
                         int mr = PackedGemmKernels.RowsFor(mc - ir);
-                        PackedGemmKernels.Tile<TB>(mr, kw, ap, bp, tile);
+                        if (widen) PackedGemmKernels.Tile<F32Step>(mr, kw, ap, bp, tile);
+                        else PackedGemmKernels.Tile<TB>(mr, kw, ap, bp, tile);
                         PackedGemmKernels.Merge(tile, y + (long)(ic + ir) * ldy + j0, ldy, Math.Min(mr, mc - ir), nw, first,
                             bias == null ? null : bias + j0);
                         ap += (long)mr * kw;

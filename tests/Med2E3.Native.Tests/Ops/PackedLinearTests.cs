@@ -118,6 +118,45 @@ public unsafe class PackedLinearTests
         CheckForward(storage, precision, 300, 257, 33, withBias: false, threads: 1);
     }
 
+    [Fact]
+    public void WidenedSlicesGiveTheSameBits()
+    {
+        int m = 300, n = 70, k = 600;
+        byte[] bytes = Store(Random(n * k, 21), WeightStorage.Bf16);
+        float[] x = Random(m * k, 22);
+        var y0 = new float[m * n];
+        var y1 = new float[m * n];
+        using var lin = new PackedLinear(bytes, WeightStorage.Bf16, n, k, CpuPrecision.F32);
+        bool old = PackedLinear.WidenSlices;
+        try
+        {
+            fixed (float* px = x, p0 = y0, p1 = y1)
+            {
+                PackedLinear.WidenSlices = false;
+                lin.Forward(px, m, k, p0, n, null);
+                PackedLinear.WidenSlices = true;
+                lin.Forward(px, m, k, p1, n, null);
+            }
+        }
+        finally
+        {
+            PackedLinear.WidenSlices = old;
+        }
+        Assert.Equal(y0, y1);
+        // And the widened path is right, not just equal: spot check against float64.
+        float[] ws = Stored(bytes, WeightStorage.Bf16);
+        foreach (var (i, j) in new[] { (0, 0), (299, 69), (150, 33) })
+        {
+            double s = 0, mag = 0;
+            for (int p = 0; p < k; p++)
+            {
+                s += (double)x[i * k + p] * ws[j * k + p];
+                mag += Math.Abs((double)x[i * k + p] * ws[j * k + p]);
+            }
+            Assert.True(Math.Abs(y1[i * n + j] - s) <= 4e-7 * Math.Sqrt(k) * mag);
+        }
+    }
+
     [Theory]
     [InlineData(1, 1)]
     [InlineData(1, 2)]
