@@ -20,6 +20,7 @@ public sealed unsafe class PackedLinear : PreparedLinear
     private const int KC = 256;
     private const int MC = 240;
     private const int TileFloats = 12 * NR;
+    private const long CBlockBytes = 512 << 10;
 
     private byte* _panels;
     private readonly int _panelCount;
@@ -202,38 +203,51 @@ public sealed unsafe class PackedLinear : PreparedLinear
         bool round = Precision == CpuPrecision.Bf16;
         float* tile = aPack + (long)Math.Min(MC, (r1 - r0 + 11) / 12 * 12) * kc;
         float* wide = tile + TileFloats;
-        for (int pc = 0; pc < k; pc += kc)
+        // Loop order: when this worker's C block (≤ MC rows × its columns) fits in L2, the K blocks run innermost so
+        // it stays there and only the weight slices stream from L3; otherwise the rows run inside each K block so the
+        // K block's weight slices (≤ 16 or 32 KiB a panel) stay in L2 while C streams. Same sums in the same order.
+        bool cInL2 = (long)Math.Min(MC, r1 - r0) * (p1 - p0) * NR * 4 <= CBlockBytes;
+        if (cInL2)
         {
-            int kw = Math.Min(kc, k - pc);
-            bool first = pc == 0;
             for (int ic = r0; ic < r1; ic += MC)
+                for (int pc = 0; pc < k; pc += kc)
+                    Block(ic, Math.Min(MC, r1 - ic), pc, Math.Min(kc, k - pc));
+        }
+        else
+        {
+            for (int pc = 0; pc < k; pc += kc)
+                for (int ic = r0; ic < r1; ic += MC)
+                    Block(ic, Math.Min(MC, r1 - ic), pc, Math.Min(kc, k - pc));
+        }
+
+        // Rows [ic, ic + mc) × K block [pc, pc + kw) × this worker's panels.
+        void Block(int ic, int mc, int pc, int kw)
+        {
+            bool first = pc == 0;
+            PackedGemmKernels.PackA(x, ldx, ic, mc, pc, kw, round, aPack);
+            // Many row tiles per panel slice: widen the bf16 slice to f32 once (it stays in L1) and run the f32
+            // kernel, instead of widening it again in registers for every tile.
+            bool widen = typeof(TB) == typeof(Bf16Step) && mc > 24 && WidenSlices;
+            for (int jp = p0; jp < p1; jp++)
             {
-                int mc = Math.Min(MC, r1 - ic);
-                PackedGemmKernels.PackA(x, ldx, ic, mc, pc, kw, round, aPack);
-                // Many row tiles per panel slice: widen the bf16 slice to f32 once (it stays in L1) and run the f32
-                // kernel, instead of widening it again in registers for every tile.
-                bool widen = typeof(TB) == typeof(Bf16Step) && mc > 24 && WidenSlices;
-                for (int jp = p0; jp < p1; jp++)
+                byte* bp = _panels + jp * _panelBytes + (long)pc * _stepBytes;
+                if (widen)
                 {
-                    byte* bp = _panels + jp * _panelBytes + (long)pc * _stepBytes;
-                    if (widen)
-                    {
-                        PackedGemmKernels.WidenSlice(bp, kw, wide);
-                        bp = (byte*)wide;
-                    }
-                    int j0 = jp * NR;
-                    int nw = Math.Min(NR, n - j0);
-                    float* ap = aPack;
-                    for (int ir = 0; ir < mc;)
-                    {
-                        int mr = PackedGemmKernels.RowsFor(mc - ir);
-                        if (widen) PackedGemmKernels.Tile<F32Step>(mr, kw, ap, bp, tile);
-                        else PackedGemmKernels.Tile<TB>(mr, kw, ap, bp, tile);
-                        PackedGemmKernels.Merge(tile, y + (long)(ic + ir) * ldy + j0, ldy, Math.Min(mr, mc - ir), nw, first,
-                            bias == null ? null : bias + j0);
-                        ap += (long)mr * kw;
-                        ir += mr;
-                    }
+                    PackedGemmKernels.WidenSlice(bp, kw, wide);
+                    bp = (byte*)wide;
+                }
+                int j0 = jp * NR;
+                int nw = Math.Min(NR, n - j0);
+                float* ap = aPack;
+                for (int ir = 0; ir < mc;)
+                {
+                    int mr = PackedGemmKernels.RowsFor(mc - ir);
+                    if (widen) PackedGemmKernels.Tile<F32Step>(mr, kw, ap, bp, tile);
+                    else PackedGemmKernels.Tile<TB>(mr, kw, ap, bp, tile);
+                    PackedGemmKernels.Merge(tile, y + (long)(ic + ir) * ldy + j0, ldy, Math.Min(mr, mc - ir), nw, first,
+                        bias == null ? null : bias + j0);
+                    ap += (long)mr * kw;
+                    ir += mr;
                 }
             }
         }

@@ -118,6 +118,15 @@ public unsafe class PackedLinearTests
         CheckForward(storage, precision, 300, 257, 33, withBias: false, threads: 1);
     }
 
+    [Theory]
+    [InlineData(WeightStorage.Bf16)]
+    [InlineData(WeightStorage.F32)]
+    public void WideOutputStreamsCAcrossKBlocks(WeightStorage storage)
+    {
+        // One worker with 250 rows × 1100 columns: its C block is past the L2 budget, so the K blocks run outermost.
+        CheckForward(storage, CpuPrecision.F32, 250, 1100, 300, withBias: true, threads: 1);
+    }
+
     [Fact]
     public void WidenedSlicesGiveTheSameBits()
     {
