@@ -7,7 +7,8 @@ using Med2E3.Native.Runtime;
 // (ops and the four after it are the op-library suites in Kernels/OpSuites.cs)
 // Times kernels with CUDA events (median of ≥ 10 runs after warm-up, L2 flushed between runs), after checking each
 // result against the CPU. Prints one table row per configuration and writes JSON.
-// med2e3-bench cpu-gemm [--shape M,N,K] [--linear M,N,K] [--repeats R] [--threads T] [--json FILE]: the CPU GEMM
+// med2e3-bench cpu-gemm [--threads 1|2] [--repeats R] [--quick] [--json FILE]: PackedLinear on every model shape against
+// OpenBLAS and Gemm.Sgemm with the FMA peak and read bandwidth floors; [--shape M,N,K] [--linear M,N,K]: the raw Sgemm
 // against OpenBLAS (Cpu/CpuGemmBenchmark.cs); needs no GPU.
 if (args.Length > 0 && args[0] == "cpu-gemm")
 {

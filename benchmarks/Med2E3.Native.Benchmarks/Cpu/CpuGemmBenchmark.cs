@@ -7,12 +7,19 @@ using Med2E3.Native.Ops.Cpu;
 namespace Med2E3.Native.Benchmarks.Cpu;
 
 /// <summary>
-/// med2e3-bench cpu-gemm [--shape M,N,K]... [--repeats R] [--threads T] [--json FILE]
-/// Times the project's CPU SGEMM (Med2E3.Native.Ops.Cpu.Gemm) against OpenBLAS cblas_sgemm in the same process,
-/// same inputs, same thread count. OpenBLAS is loaded with NativeLibrary at run time (libopenblas.so.0, Debian
-/// libopenblas0-pthread); it is only a yardstick and never a dependency of the library.
+/// med2e3-bench cpu-gemm [--threads 1|2] [--repeats R] [--quick] [--json FILE] [--openblas-core NAME]
+///   Every linear layer of the model at its token counts: PackedLinear over bf16 weights (the checkpoint dtype) against
+///   OpenBLAS cblas_sgemm (f32 copies of the same weights, its threads set to ours) and the generic blocked
+///   Gemm.Sgemm, interleaved in one run, with the machine's FMA peak and read bandwidth measured in the same run
+///   (the floors) and the 2-thread scaling of PackedLinear and OpenBLAS at one large shape. OpenBLAS picks its kernels
+///   from the CPU it detects (the core name is printed); under a hypervisor that can be a generic one, so
+///   --openblas-core (OPENBLAS_CORETYPE, e.g. SkylakeX or Zen) pins the kernels it would use on that CPU.
+/// med2e3-bench cpu-gemm --shape M,N,K | --linear M,N,K ... [--repeats R] [--threads T] [--json FILE]
+///   The raw mode: Gemm.Sgemm against cblas_sgemm on the given shapes (B as K×N, or B^T as N×K with --linear).
+/// OpenBLAS is loaded with NativeLibrary at run time (libopenblas.so.0, Debian libopenblas0-pthread); it is only a
+/// yardstick and never a dependency of the library. Without it the tables say so and time ours only.
 /// </summary>
-public static unsafe class CpuGemmBenchmark
+public static unsafe partial class CpuGemmBenchmark
 {
     private const int CblasRowMajor = 101;
     private const int CblasNoTrans = 111;
@@ -20,6 +27,12 @@ public static unsafe class CpuGemmBenchmark
 
 
     public static int Run(string[] args)
+    {
+        if (args.Contains("--shape") || args.Contains("--linear")) return RunRaw(args);
+        return RunModel(args);
+    }
+
+    private static int RunRaw(string[] args)
     {
         var shapes = new List<(int M, int N, int K, bool TransB)>();
         int repeats = 10;
@@ -107,7 +120,7 @@ public static unsafe class CpuGemmBenchmark
         return 0;
     }
 
-    private static float[] Random(int n, int seed)
+    internal static float[] Random(int n, int seed)
     {
         var r = new Random(seed);
         var a = new float[n];
@@ -149,10 +162,10 @@ public static unsafe class CpuGemmBenchmark
         return (Bench.Median(ta), Bench.Median(tb));
     }
 
-    private delegate void SgemmFn(int order, int ta, int tb, int m, int n, int k, float alpha, float* a, int lda,
+    internal delegate void SgemmFn(int order, int ta, int tb, int m, int n, int k, float alpha, float* a, int lda,
         float* b, int ldb, float beta, float* c, int ldc);
 
-    private static SgemmFn? LoadOpenBlas(int threads, out string note)
+    internal static SgemmFn? LoadOpenBlas(int threads, out string note)
     {
         foreach (var name in new[] { "libopenblas.so.0", "libopenblas.so", "openblas" })
         {

@@ -137,8 +137,12 @@ public abstract unsafe class PreparedLinear : IDisposable
     }
 
     // The two factories below are the places where the optimised implementations plug in.
+    // Packed panels where the CPU runs 512-bit vectors natively; elsewhere the reference (the packed kernels are
+    // exact everywhere but slow when Vector512 is emulated).
     private static PreparedLinear CreateF32(ReadOnlySpan<byte> rowMajor, WeightStorage storage, int n, int k) =>
-        new WidenedLinear(rowMajor, storage, n, k, CpuPrecision.F32);
+        System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated
+            ? new PackedLinear(rowMajor, storage, n, k, CpuPrecision.F32)
+            : new WidenedLinear(rowMajor, storage, n, k, CpuPrecision.F32);
 
     // oneDNN where it runs bf16 natively (CpuMatMulPath.Bf16UsesDnnl), the project's own kernels otherwise.
     private static PreparedLinear CreateBf16(ReadOnlySpan<byte> rowMajor, WeightStorage storage, int n, int k)
@@ -148,8 +152,11 @@ public abstract unsafe class PreparedLinear : IDisposable
             return new DnnlBf16Linear(rowMajor, storage, n, k);
         }
 
-        // Fallback until PackedLinear lands: PackedLinear.Create(rowMajor, storage, n, k, CpuPrecision.Bf16).
-        return new WidenedLinear(rowMajor, storage, n, k, CpuPrecision.Bf16);
+        // The project's own kernels: bf16-rounded panels and activations on the packed f32 FMA kernels (the numbers of
+        // a bf16 unit with f32 accumulation), or the reference where 512-bit vectors are emulated.
+        return System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated
+            ? new PackedLinear(rowMajor, storage, n, k, CpuPrecision.Bf16)
+            : new WidenedLinear(rowMajor, storage, n, k, CpuPrecision.Bf16);
     }
 
     /// <summary>Widens stored element <paramref name="i"/> to f32 (exact).</summary>
