@@ -102,8 +102,10 @@ public sealed class WeightLoader
                 case StorageDType.F32:
                 case StorageDType.BF16:
                 case StorageDType.F16:
-                    prepared = PreparedLinear.Create(w.Data.Span, ToWeightStorage(w.DType), outFeatures, inFeatures,
-                        Precision);
+                    // Straight from the memory-mapped checkpoint where the layout allows: no copy of the file.
+                    var storage = ToWeightStorage(w.DType);
+                    prepared = w.WithStoredBytes(bytes =>
+                        PreparedLinear.Create(bytes, storage, outFeatures, inFeatures, Precision));
                     break;
                 default:
                     float[] values = w.ToFloat32();

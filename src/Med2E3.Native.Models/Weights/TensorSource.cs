@@ -70,6 +70,27 @@ internal sealed class StorageViewSource : TensorSource
         new(filePath, -1, storageBytes, compressedOffset, compressedLength, elementSize, elementOffset, shape,
             strides, check);
 
+    /// <summary>
+    /// When the view is contiguous in a stored byte range, calls <paramref name="use"/> with its bytes over a
+    /// memory mapping (after the entry's CRC-32 check) and returns true; otherwise false (deflated or strided).
+    /// </summary>
+    public bool TryUseMapped<T>(Func<ReadOnlySpan<byte>, T> use, long byteLength, out T result)
+    {
+        result = default!;
+        if (_storageFileOffset < 0 || !IsContiguous())
+        {
+            return false;
+        }
+        long firstByte = _elementOffset * _elementSize;
+        if (firstByte + byteLength > _storageBytes)
+        {
+            throw new CheckpointFormatException(FilePath, "tensor view reaches past the end of its storage");
+        }
+        _check?.Ensure();
+        result = MappedRange.Use(FilePath, _storageFileOffset + firstByte, byteLength, use);
+        return true;
+    }
+
     public static long[] ContiguousStrides(long[] shape)
     {
         var strides = new long[shape.Length];

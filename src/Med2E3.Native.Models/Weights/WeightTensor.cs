@@ -134,6 +134,22 @@ public sealed class WeightTensor
         _source.Read(destination);
     }
 
+    /// <summary>
+    /// Calls <paramref name="use"/> with the contiguous stored bytes (exactly <see cref="ByteLength"/>) and returns
+    /// its result. The span is valid during the call only: the in-memory or cached bytes when there are some, a view
+    /// of the memory-mapped file where the source allows it (no copy), otherwise one read that is not kept.
+    /// </summary>
+    public T WithStoredBytes<T>(Func<ReadOnlySpan<byte>, T> use)
+    {
+        ArgumentNullException.ThrowIfNull(use);
+        if (Volatile.Read(ref _cached) is null && _source is StorageViewSource view
+            && view.TryUseMapped(use, ByteLength, out T mapped))
+        {
+            return mapped;
+        }
+        return use(BytesForConversion());
+    }
+
     /// <summary>Converts every element to float32 (bf16 and f16 widen exactly; f64 and integers round).</summary>
     public float[] ToFloat32()
     {

@@ -71,4 +71,27 @@ public class ZipCrcTests
         var e = Assert.ThrowsAny<CheckpointFormatException>(() => WeightFiles.Read(path).Get("a", 4099).ToFloat32());
         Assert.Contains("pytorch_model.bin", e.Message);
     }
+
+    [Fact]
+    public void MappedBytesAreTheStoredBytes()
+    {
+        using var dir = new TempDir();
+        float[] v = Values(1031);
+        var (path, bytes, at) = Write(dir, v);
+        StateDict sd = WeightFiles.Read(path);
+        byte[] seen = sd.Get("a", 1031).WithStoredBytes(span => span.ToArray());
+        Assert.Equal(bytes.AsSpan(at, 1031 * 4).ToArray(), seen);
+        Assert.Equal(v, sd.Get("a", 1031).ToFloat32());
+    }
+
+    [Fact]
+    public void FileTruncatedAfterOpenIsRefusedBeforeItIsMapped()
+    {
+        using var dir = new TempDir();
+        var (path, bytes, at) = Write(dir, Values(4099));
+        StateDict sd = WeightFiles.Read(path);                 // directory read while the file was whole
+        using (var f = new FileStream(path, FileMode.Open, FileAccess.Write)) f.SetLength(at + 100);
+        var e = Assert.ThrowsAny<CheckpointFormatException>(() => sd.Get("a", 4099).WithStoredBytes(span => span.Length));
+        Assert.Contains("pytorch_model.bin", e.Message);
+    }
 }
