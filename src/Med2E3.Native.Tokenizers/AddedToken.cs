@@ -1,4 +1,4 @@
-namespace Med2E3.Native.Models.Tokenizer;
+namespace Med2E3.Native.Tokenizers;
 
 /// <summary>
 /// A token matched as a whole in the raw text before any SentencePiece processing (transformers "added token"),

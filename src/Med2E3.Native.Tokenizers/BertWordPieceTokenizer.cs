@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace Med2E3.Native.Models.Tokenizer;
+namespace Med2E3.Native.Tokenizers;
 
 /// <summary>A BERT input row: token ids padded to a fixed length and the attention mask (1 real, 0 padding).</summary>
 public readonly record struct BertEncoding(int[] Ids, int[] Mask);
@@ -69,7 +69,7 @@ public sealed class BertWordPieceTokenizer
     /// <summary>Loads <c>vocab.txt</c>: one token per line, the id is the line number (0-based).</summary>
     public static BertWordPieceTokenizer Load(string vocabPath, bool lowerCase = true)
     {
-        byte[] bytes = Files.FileBytes.Read(vocabPath, MaxVocabBytes, "a vocabulary",
+        byte[] bytes = Formats.Files.FileBytes.Read(vocabPath, MaxVocabBytes, "a vocabulary",
             problem => new TokenizerFileException(vocabPath, problem));
         // Split as File.ReadAllLines does (CR, LF or CRLF; a byte-order mark dropped).
         var lines = new List<string>();

@@ -1,4 +1,4 @@
-namespace Med2E3.Native.Models.Tokenizer;
+namespace Med2E3.Native.Tokenizers;
 
 internal static class LiteralSplit
 {

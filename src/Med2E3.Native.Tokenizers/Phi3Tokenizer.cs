@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Text;
-using Med2E3.Native.Models.Files;
+using Med2E3.Native.Formats.Files;
 
-namespace Med2E3.Native.Models.Tokenizer;
+namespace Med2E3.Native.Tokenizers;
 
 /// <summary>
 /// The Phi-3 (Llama) tokenizer: SentencePiece BPE with byte fallback, plus the added tokens of the checkpoint

@@ -1,9 +1,8 @@
 using System.Globalization;
 using System.Text.Json;
-using Med2E3.Native.Models.Config;
-using Med2E3.Native.Models.Files;
+using Med2E3.Native.Formats.Files;
 
-namespace Med2E3.Native.Models.Tokenizer;
+namespace Med2E3.Native.Tokenizers;
 
 /// <summary>
 /// The settings of a Llama / Phi-3 tokenizer folder that change its ids, read from tokenizer_config.json,
@@ -266,12 +265,12 @@ internal sealed class Phi3TokenizerConfig
         return doc;
     }
 
-    /// <summary>An added token's id must be a non-negative id below <see cref="ConfigLimits.MaxVocab"/>.</summary>
+    /// <summary>An added token's id must be a non-negative id below <see cref="TokenizerLimits.MaxVocab"/>.</summary>
     private static int CheckId(int id, string path, string content) =>
-        id >= 0 && id < ConfigLimits.MaxVocab
+        id >= 0 && id < TokenizerLimits.MaxVocab
             ? id
             : throw new TokenizerFileException(path,
-                $"added token {InputText.Quote(content)} has id {id}; allowed: 0 to {ConfigLimits.MaxVocab - 1}");
+                $"added token {InputText.Quote(content)} has id {id}; allowed: 0 to {TokenizerLimits.MaxVocab - 1}");
 
     // true / false as they are; JSON null as nullIs (Python None where the code tests truthiness); absent → null.
     private static bool? Bool(JsonElement? config, string path, string key, bool? nullIs)

@@ -1,4 +1,4 @@
-namespace Med2E3.Native.Models.Tokenizer;
+namespace Med2E3.Native.Tokenizers;
 
 /// <summary>One message of a conversation (<c>{"from": "human" | "gpt", "value": ...}</c>).</summary>
 public sealed record ChatMessage(string From, string Value);

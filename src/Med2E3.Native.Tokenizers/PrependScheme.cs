@@ -1,4 +1,4 @@
-namespace Med2E3.Native.Models.Tokenizer;
+namespace Med2E3.Native.Tokenizers;
 
 /// <summary>Where tokenizers' Metaspace pre-tokenizer puts the word-boundary marker "▁" in front of a text piece.</summary>
 public enum PrependScheme

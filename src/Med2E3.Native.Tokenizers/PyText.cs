@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace Med2E3.Native.Models.Tokenizer;
+namespace Med2E3.Native.Tokenizers;
 
 /// <summary>
 /// Python string semantics that the reference scripts rely on: <c>str.isspace</c>, <c>str.strip()</c>,

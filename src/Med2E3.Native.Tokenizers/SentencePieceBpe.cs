@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace Med2E3.Native.Models.Tokenizer;
+namespace Med2E3.Native.Tokenizers;
 
 /// <summary>
 /// SentencePiece's BPE encoding of already-normalized text (bpe_model.cc, <c>Model::Encode</c>, no dropout), with

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 
-namespace Med2E3.Native.Models.Tokenizer;
+namespace Med2E3.Native.Tokenizers;
 
 /// <summary>Kind of a SentencePiece vocabulary entry (sentencepiece_model.proto, SentencePiece.Type).</summary>
 public enum SentencePieceType
@@ -85,7 +85,7 @@ public sealed class SentencePieceModel
 
     public static SentencePieceModel Load(string path)
     {
-        byte[] bytes = Files.FileBytes.Read(path, MaxFileBytes, "a SentencePiece model",
+        byte[] bytes = Formats.Files.FileBytes.Read(path, MaxFileBytes, "a SentencePiece model",
             problem => new TokenizerFileException(path, problem));
 
         var model = new SentencePieceModel(path);

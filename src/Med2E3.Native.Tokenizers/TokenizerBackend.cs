@@ -1,4 +1,4 @@
-namespace Med2E3.Native.Models.Tokenizer;
+namespace Med2E3.Native.Tokenizers;
 
 /// <summary>
 /// Which transformers implementation of the Llama tokenizer the ids must match (transformers' <c>backend</c> key of

@@ -1,6 +1,6 @@
-using Med2E3.Native.Models.Weights;
+using Med2E3.Native.Formats.Checkpoints;
 
-namespace Med2E3.Native.Models.Tokenizer;
+namespace Med2E3.Native.Tokenizers;
 
 /// <summary>
 /// A tokenizer file (of the checkpoint, or the BERT vocabulary) is missing, malformed, or asks for a feature this

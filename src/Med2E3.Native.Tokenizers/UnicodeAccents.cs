@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace Med2E3.Native.Models.Tokenizer;
+namespace Med2E3.Native.Tokenizers;
 
 /// <summary>
 /// Accent stripping as BERT's uncased tokenizer does it: Unicode NFD, then every character of category Mn

@@ -1,6 +1,6 @@
-using Med2E3.Native.Models.Files;
+using Med2E3.Native.Formats.Files;
 
-namespace Med2E3.Native.Models.Weights;
+namespace Med2E3.Native.Formats.Checkpoints;
 
 /// <summary>
 /// A weight or config file could not be read: it is malformed, truncated, inconsistent or unsafe.
@@ -47,17 +47,4 @@ public sealed class CheckpointConfigException : CheckpointFormatException
 
     /// <summary>The JSON field at fault (dotted path for nested fields), or empty for the whole file.</summary>
     public string Field { get; }
-}
-
-/// <summary>The weights do not match what the configs describe (missing keys, shape mismatches, …).</summary>
-public sealed class CheckpointMismatchException : CheckpointFormatException
-{
-    public CheckpointMismatchException(string filePath, string problem, LoadReport report)
-        : base(filePath, problem)
-    {
-        Report = report;
-    }
-
-    /// <summary>The full report, with every problem found.</summary>
-    public LoadReport Report { get; }
 }

@@ -1,8 +1,8 @@
 using System.Buffers.Binary;
 using System.Text;
-using Med2E3.Native.Models.Files;
+using Med2E3.Native.Formats.Files;
 
-namespace Med2E3.Native.Models.Weights;
+namespace Med2E3.Native.Formats.Checkpoints;
 
 /// <summary>
 /// A small pickle virtual machine that understands exactly what <c>torch.save</c> of a state dict writes and

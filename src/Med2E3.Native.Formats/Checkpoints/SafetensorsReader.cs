@@ -1,10 +1,10 @@
 using System.Buffers.Binary;
 using System.Text;
 using System.Text.Json;
-using Med2E3.Native.Models.Files;
+using Med2E3.Native.Formats.Files;
 using Microsoft.Win32.SafeHandles;
 
-namespace Med2E3.Native.Models.Weights;
+namespace Med2E3.Native.Formats.Checkpoints;
 
 /// <summary>
 /// Reads <c>.safetensors</c> files: an 8-byte little-endian header length, a JSON header

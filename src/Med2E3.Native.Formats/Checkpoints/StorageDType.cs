@@ -1,4 +1,4 @@
-namespace Med2E3.Native.Models.Weights;
+namespace Med2E3.Native.Formats.Checkpoints;
 
 /// <summary>Element type of a stored tensor, as written by PyTorch or safetensors (little-endian).</summary>
 public enum StorageDType

@@ -1,7 +1,7 @@
 using System.IO.Compression;
 using Microsoft.Win32.SafeHandles;
 
-namespace Med2E3.Native.Models.Weights;
+namespace Med2E3.Native.Formats.Checkpoints;
 
 /// <summary>Where a tensor's bytes come from. Reading is deferred until the data is asked for.</summary>
 internal abstract class TensorSource

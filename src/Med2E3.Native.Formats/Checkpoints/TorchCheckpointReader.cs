@@ -1,8 +1,8 @@
 using Microsoft.Win32.SafeHandles;
-using static Med2E3.Native.Models.Weights.RestrictedUnpickler;
-using Med2E3.Native.Models.Files;
+using static Med2E3.Native.Formats.Checkpoints.RestrictedUnpickler;
+using Med2E3.Native.Formats.Files;
 
-namespace Med2E3.Native.Models.Weights;
+namespace Med2E3.Native.Formats.Checkpoints;
 
 /// <summary>
 /// Reads a PyTorch <c>torch.save</c> zip checkpoint (<c>pytorch_model.bin</c>) holding a state dict, with a

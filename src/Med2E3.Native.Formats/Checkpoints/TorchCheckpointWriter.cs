@@ -1,8 +1,8 @@
 using System.Buffers.Binary;
 using System.Text;
-using Med2E3.Native.Models.Files;
+using Med2E3.Native.Formats.Files;
 
-namespace Med2E3.Native.Models.Weights;
+namespace Med2E3.Native.Formats.Checkpoints;
 
 /// <summary>
 /// Writes a state dict as PyTorch's zip checkpoint (<c>pytorch_model.bin</c>), the way <c>torch.save</c> of a plain

@@ -1,7 +1,7 @@
 using System.Text.Json;
-using Med2E3.Native.Models.Files;
+using Med2E3.Native.Formats.Files;
 
-namespace Med2E3.Native.Models.Weights;
+namespace Med2E3.Native.Formats.Checkpoints;
 
 /// <summary>The on-disk format a state dict was read from.</summary>
 public enum WeightFormat

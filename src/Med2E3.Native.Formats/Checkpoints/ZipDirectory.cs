@@ -2,9 +2,9 @@ using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Text;
 using Microsoft.Win32.SafeHandles;
-using Med2E3.Native.Models.Files;
+using Med2E3.Native.Formats.Files;
 
-namespace Med2E3.Native.Models.Weights;
+namespace Med2E3.Native.Formats.Checkpoints;
 
 /// <summary>One entry of a zip central directory, with the file offset of its data.</summary>
 internal sealed record ZipEntryInfo(string Name, int Method, uint Crc32, long CompressedSize, long Size,

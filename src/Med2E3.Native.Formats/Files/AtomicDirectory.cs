@@ -1,4 +1,4 @@
-namespace Med2E3.Native.Models.Files;
+namespace Med2E3.Native.Formats.Files;
 
 /// <summary>
 /// Writes a folder (a checkpoint) so that readers only ever see the old folder or the complete new one: everything
@@ -69,7 +69,7 @@ public static class AtomicDirectory
             {
                 OutputFileException o => new OutputFileException(path,
                     $"cannot write {Inside(temp, o.FilePath)}: {o.Problem.Replace("cannot write: ", "")}; the folder is unchanged", o),
-                IOException or UnauthorizedAccessException when e is not (InputFileException or Weights.CheckpointFormatException) =>
+                IOException or UnauthorizedAccessException when e is not (InputFileException or Checkpoints.CheckpointFormatException) =>
                     new OutputFileException(path, $"cannot write: {InputText.OneLine(e.Message)}; the folder is unchanged", e),
                 _ => null,
             };

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Med2E3.Native.Models.Files;
+namespace Med2E3.Native.Formats.Files;
 
 /// <summary>
 /// Writes a file so that it is either the old one or the complete new one, never a part: the bytes go to a

@@ -1,4 +1,4 @@
-namespace Med2E3.Native.Models.Files;
+namespace Med2E3.Native.Formats.Files;
 
 /// <summary>Reads a whole (small) file from a stranger with a size cap checked before the read.</summary>
 public static class FileBytes

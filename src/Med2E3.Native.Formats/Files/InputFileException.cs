@@ -1,4 +1,4 @@
-namespace Med2E3.Native.Models.Files;
+namespace Med2E3.Native.Formats.Files;
 
 /// <summary>
 /// An input file — a volume, an M3D data file, a golden fixture — is missing, unreadable or malformed. The message is

@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace Med2E3.Native.Models.Files;
+namespace Med2E3.Native.Formats.Files;
 
 /// <summary>
 /// Parses the JSON files of a checkpoint or a data set and checks, once, that every string and property name is

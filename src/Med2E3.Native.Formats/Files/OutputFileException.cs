@@ -1,4 +1,4 @@
-namespace Med2E3.Native.Models.Files;
+namespace Med2E3.Native.Formats.Files;
 
 /// <summary>
 /// An output (a checkpoint folder, a PNG, a results file, stdout) could not be written: the disk is full, the folder

@@ -1,4 +1,4 @@
-namespace Med2E3.Native.Models.Files;
+namespace Med2E3.Native.Formats.Files;
 
 /// <summary>
 /// A file being written through a temporary sibling (see <see cref="AtomicFile.Begin"/>): <see cref="Commit"/>

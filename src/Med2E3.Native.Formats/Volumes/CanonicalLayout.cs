@@ -1,4 +1,4 @@
-namespace Med2E3.Native.Models.Input;
+namespace Med2E3.Native.Formats.Volumes;
 
 /// <summary>
 /// Where the voxels of a stored (i, j, k) array (i fastest) land in the canonical (D, H, W) array of

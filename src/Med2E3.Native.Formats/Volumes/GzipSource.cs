@@ -1,6 +1,6 @@
 using System.IO.Compression;
 
-namespace Med2E3.Native.Models.Input;
+namespace Med2E3.Native.Formats.Volumes;
 
 /// <summary>
 /// The decompressed content of a gzip file, read in order, that can also say — before a reader allocates for them —

@@ -1,4 +1,4 @@
-namespace Med2E3.Native.Models.Input;
+namespace Med2E3.Native.Formats.Volumes;
 
 /// <summary>The fields of a NIfTI-1 or NIfTI-2 header that the reader uses, widened to a common form.</summary>
 public sealed class NiftiHeader

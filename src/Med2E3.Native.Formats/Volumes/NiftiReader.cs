@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 
-namespace Med2E3.Native.Models.Input;
+namespace Med2E3.Native.Formats.Volumes;
 
 /// <summary>
 /// Reads single-file NIfTI-1 and NIfTI-2 volumes (.nii, and .nii.gz detected from the gzip magic) of either byte order

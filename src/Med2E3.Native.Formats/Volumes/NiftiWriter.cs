@@ -1,9 +1,9 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Text;
-using Med2E3.Native.Models.Files;
+using Med2E3.Native.Formats.Files;
 
-namespace Med2E3.Native.Models.Input;
+namespace Med2E3.Native.Formats.Volumes;
 
 /// <summary>Voxel storage of <see cref="NiftiWriter"/>.</summary>
 public enum NiftiStorage

@@ -1,4 +1,4 @@
-namespace Med2E3.Native.Models.Input;
+namespace Med2E3.Native.Formats.Volumes;
 
 /// <summary>What a reader does with NaN or infinite voxels.</summary>
 public enum NonFinitePolicy

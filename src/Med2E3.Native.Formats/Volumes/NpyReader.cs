@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 
-namespace Med2E3.Native.Models.Input;
+namespace Med2E3.Native.Formats.Volumes;
 
 /// <summary>
 /// Reads NumPy .npy files, the format of the M3D data set: versions 1.0, 2.0 and 3.0; dtypes f2 f4 f8 u1 i1 i2 u2
@@ -10,7 +10,7 @@ namespace Med2E3.Native.Models.Input;
 /// <remarks>
 /// The array's axes are taken as the model's (D, H, W) as stored (M3D stacks axial slices along the first axis);
 /// .npy carries no orientation, so nothing is permuted. M3D volumes are already min–max normalised to [0,1], which
-/// is why <see cref="Preprocess.Run(Volume, PreprocessOptions)"/> skips normalisation for them by default.
+/// is why <c>Preprocess.Run</c> (in Med2E3.Native.Models) skips normalisation for them by default.
 /// A gzip-compressed .npy is accepted too (detected from its content).
 /// </remarks>
 public static class NpyReader

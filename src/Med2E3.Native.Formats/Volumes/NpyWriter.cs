@@ -1,9 +1,9 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Text;
-using Med2E3.Native.Models.Files;
+using Med2E3.Native.Formats.Files;
 
-namespace Med2E3.Native.Models.Input;
+namespace Med2E3.Native.Formats.Volumes;
 
 /// <summary>Writes float32 arrays as NumPy .npy files (format 1.0, '&lt;f4', C order), as M3D stores its volumes.</summary>
 public static class NpyWriter

@@ -1,4 +1,4 @@
-namespace Med2E3.Native.Models.Input;
+namespace Med2E3.Native.Formats.Volumes;
 
 /// <summary>
 /// Maps stored voxel axes (i, j, k; i fastest) onto the canonical (D, H, W) layout described on <see cref="Volume"/>.

@@ -1,4 +1,4 @@
-namespace Med2E3.Native.Models.Input;
+namespace Med2E3.Native.Formats.Volumes;
 
 /// <summary>A read-only stream that returns already-peeked bytes before the rest of an inner stream.</summary>
 internal sealed class PrefixedStream(ReadOnlyMemory<byte> prefix, Stream inner) : Stream

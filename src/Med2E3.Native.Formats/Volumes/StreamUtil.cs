@@ -1,6 +1,6 @@
 using System.IO.Compression;
 
-namespace Med2E3.Native.Models.Input;
+namespace Med2E3.Native.Formats.Volumes;
 
 internal static class StreamUtil
 {

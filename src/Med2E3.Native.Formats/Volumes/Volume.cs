@@ -1,4 +1,4 @@
-namespace Med2E3.Native.Models.Input;
+namespace Med2E3.Native.Formats.Volumes;
 
 /// <summary>
 /// One single-channel volume as read from disk, in the model's canonical (D, H, W) layout: row-major, W fastest.

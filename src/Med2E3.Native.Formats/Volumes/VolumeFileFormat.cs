@@ -1,4 +1,4 @@
-namespace Med2E3.Native.Models.Input;
+namespace Med2E3.Native.Formats.Volumes;
 
 /// <summary>The container a <see cref="Volume"/> was read from.</summary>
 public enum VolumeFileFormat
@@ -15,6 +15,6 @@ public enum VolumeFileFormat
     /// <summary>A DICOM series (a folder of single-frame files, or one multi-frame file), see <see cref="Dicom.DicomSeriesReader"/>.</summary>
     Dicom,
 
-    /// <summary>Made in memory (for example by <see cref="Phantom"/>).</summary>
+    /// <summary>Made in memory (for example by <c>Phantom</c> in Med2E3.Native.Models).</summary>
     InMemory,
 }

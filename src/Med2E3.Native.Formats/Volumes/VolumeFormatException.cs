@@ -1,6 +1,6 @@
-using Med2E3.Native.Models.Files;
+using Med2E3.Native.Formats.Files;
 
-namespace Med2E3.Native.Models.Input;
+namespace Med2E3.Native.Formats.Volumes;
 
 /// <summary>
 /// A volume file could not be read: unknown format, malformed or truncated header, unsupported data type or shape,

@@ -1,4 +1,4 @@
-namespace Med2E3.Native.Models.Input;
+namespace Med2E3.Native.Formats.Volumes;
 
 /// <summary>Options shared by the volume readers.</summary>
 public sealed record VolumeReadOptions

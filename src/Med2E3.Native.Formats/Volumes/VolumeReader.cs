@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
-using Med2E3.Native.Models.Input.Dicom;
+using Med2E3.Native.Formats.Volumes.Dicom;
 
-namespace Med2E3.Native.Models.Input;
+namespace Med2E3.Native.Formats.Volumes;
 
 /// <summary>
 /// Reads a volume of any supported kind, chosen from its content (not its name): .npy, NIfTI-1 or NIfTI-2, each

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace Med2E3.Native.Models.Input;
+namespace Med2E3.Native.Formats.Volumes;
 
 /// <summary>Streams raw voxel bytes into float32, with optional linear scaling, and checks for non-finite values.</summary>
 internal static class VoxelDecoder

@@ -1,4 +1,4 @@
-namespace Med2E3.Native.Models.Input;
+namespace Med2E3.Native.Formats.Volumes;
 
 /// <summary>Element types the readers decode (npy dtypes and NIfTI datatypes map onto these).</summary>
 internal enum VoxelType

@@ -1,4 +1,4 @@
-namespace Med2E3.Native.Models.Input.Dicom;
+namespace Med2E3.Native.Formats.Volumes.Dicom;
 
 /// <summary>
 /// One data element as parsed: its tag and VR, and either its value bytes (in the dataset's byte order), the items

@@ -1,4 +1,4 @@
-namespace Med2E3.Native.Models.Input.Dicom;
+namespace Med2E3.Native.Formats.Volumes.Dicom;
 
 /// <summary>
 /// One image plane of a DICOM file (the only one of a single-frame file, or one frame of a multi-frame file) with the

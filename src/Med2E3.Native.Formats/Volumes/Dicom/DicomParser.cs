@@ -1,7 +1,7 @@
 using System.IO.Compression;
 using System.Text;
 
-namespace Med2E3.Native.Models.Input.Dicom;
+namespace Med2E3.Native.Formats.Volumes.Dicom;
 
 /// <summary>
 /// Parses a DICOM Part 10 file (PS3.10): the 128-byte preamble and "DICM", the File Meta Information (always

@@ -1,4 +1,4 @@
-namespace Med2E3.Native.Models.Input.Dicom;
+namespace Med2E3.Native.Formats.Volumes.Dicom;
 
 /// <summary>How the pixel data of a transfer syntax is stored.</summary>
 public enum DicomPixelEncoding

@@ -1,4 +1,4 @@
-namespace Med2E3.Native.Models.Input.Dicom;
+namespace Med2E3.Native.Formats.Volumes.Dicom;
 
 /// <summary>
 /// A DICOM folder holds several series and none was chosen (or the choice matches none): the message lists them,

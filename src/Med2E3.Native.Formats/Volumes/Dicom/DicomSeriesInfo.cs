@@ -1,4 +1,4 @@
-namespace Med2E3.Native.Models.Input.Dicom;
+namespace Med2E3.Native.Formats.Volumes.Dicom;
 
 /// <summary>One series (one stack of same-sized, same-orientation images) found in a DICOM file or folder.</summary>
 /// <param name="Number">1-based position in the listing (what <see cref="VolumeReadOptions.Series"/> accepts besides the UID).</param>

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Med2E3.Native.Models.Input.Dicom;
+namespace Med2E3.Native.Formats.Volumes.Dicom;
 
 /// <summary>
 /// Reads a DICOM series into a <see cref="Volume"/>: from a folder tree of files (no DICOMDIR needed; non-DICOM

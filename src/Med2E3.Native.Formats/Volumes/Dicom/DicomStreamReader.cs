@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace Med2E3.Native.Models.Input.Dicom;
+namespace Med2E3.Native.Formats.Volumes.Dicom;
 
 /// <summary>
 /// Reads DICOM's binary primitives from a stream in the dataset's byte order, tracking the position (in the decoded

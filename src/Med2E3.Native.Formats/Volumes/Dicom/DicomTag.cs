@@ -1,4 +1,4 @@
-namespace Med2E3.Native.Models.Input.Dicom;
+namespace Med2E3.Native.Formats.Volumes.Dicom;
 
 /// <summary>A DICOM attribute tag (group, element), printed as the standard writes it: "(0028,0010)".</summary>
 public readonly record struct DicomTag(ushort Group, ushort Element)

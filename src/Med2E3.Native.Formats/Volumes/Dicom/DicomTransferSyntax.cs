@@ -1,4 +1,4 @@
-namespace Med2E3.Native.Models.Input.Dicom;
+namespace Med2E3.Native.Formats.Volumes.Dicom;
 
 /// <summary>
 /// A DICOM transfer syntax: its UID and name, the dataset encoding and the pixel encoding. The reader supports

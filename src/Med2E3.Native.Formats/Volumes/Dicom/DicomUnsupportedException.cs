@@ -1,4 +1,4 @@
-namespace Med2E3.Native.Models.Input.Dicom;
+namespace Med2E3.Native.Formats.Volumes.Dicom;
 
 /// <summary>
 /// A valid DICOM file of a kind this reader does not decode: a transfer syntax outside the supported list, a colour

@@ -1,4 +1,4 @@
-namespace Med2E3.Native.Models.Input.Dicom;
+namespace Med2E3.Native.Formats.Volumes.Dicom;
 
 /// <summary>
 /// Decodes one grayscale JPEG Lossless image (ISO/IEC 10918-1 Annex H, process 14: SOF3, Huffman coding), the

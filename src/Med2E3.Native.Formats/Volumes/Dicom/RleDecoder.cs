@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 
-namespace Med2E3.Native.Models.Input.Dicom;
+namespace Med2E3.Native.Formats.Volumes.Dicom;
 
 /// <summary>
 /// Decodes one frame of DICOM RLE Lossless (PS3.5 Annex G): a 64-byte header with the segment count and offsets, then
