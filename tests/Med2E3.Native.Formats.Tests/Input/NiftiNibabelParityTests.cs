@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Med2E3.Native.Models.Input;
+using Med2E3.Native.Formats.Volumes;
 
 namespace Med2E3.Native.Tests.Input;
 

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Med2E3.Native.Models.Tokenizer;
+using Med2E3.Native.Tokenizers;
 using Microsoft.ML.Tokenizers;
 
 namespace Med2E3.Native.Tests.Tokenizer;

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
-using Med2E3.Native.Models.Weights;
+using Med2E3.Native.Formats.Checkpoints;
 
 namespace Med2E3.Native.Tests.Weights;
 

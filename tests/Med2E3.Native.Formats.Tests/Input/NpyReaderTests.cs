@@ -1,4 +1,4 @@
-using Med2E3.Native.Models.Input;
+using Med2E3.Native.Formats.Volumes;
 
 namespace Med2E3.Native.Tests.Input;
 
@@ -85,15 +85,6 @@ public class NpyReaderTests
                 Assert.Empty(v.Warnings);
             }
         }
-    }
-
-    [Fact]
-    public void ReadsTheCommittedM3DStyleSample()
-    {
-        var v = NpyReader.Read(TestData.Volume(SampleVolumes.TestNpyFileName));
-        Assert.Equal((8, 32, 32), (v.Depth, v.Height, v.Width));
-        Assert.Equal(0f, v.Data.Min());
-        Assert.Equal(1f, v.Data.Max());
     }
 
     private static VolumeFormatException Fails(byte[] bytes, VolumeReadOptions? options = null)

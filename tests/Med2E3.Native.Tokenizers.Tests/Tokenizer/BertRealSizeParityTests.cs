@@ -1,7 +1,7 @@
 using System.IO.Compression;
 using System.Text;
 using System.Text.Json;
-using Med2E3.Native.Models.Tokenizer;
+using Med2E3.Native.Tokenizers;
 using HfTokenizer = Tokenizers.DotNet.Tokenizer;
 
 namespace Med2E3.Native.Tests.Tokenizer;

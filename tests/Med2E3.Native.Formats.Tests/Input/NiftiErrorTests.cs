@@ -1,4 +1,4 @@
-using Med2E3.Native.Models.Input;
+using Med2E3.Native.Formats.Volumes;
 
 namespace Med2E3.Native.Tests.Input;
 

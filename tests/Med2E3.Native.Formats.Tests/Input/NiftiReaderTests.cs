@@ -1,4 +1,4 @@
-using Med2E3.Native.Models.Input;
+using Med2E3.Native.Formats.Volumes;
 
 namespace Med2E3.Native.Tests.Input;
 
@@ -262,15 +262,6 @@ public class NiftiReaderTests
     {
         var v = ReadOriented(nb => nb.ExtraBytesBeforeData = 32);
         AssertMapping(v, (Nk, Nj, Ni), (d, h, w) => (w, Nj - 1 - h, Nk - 1 - d));
-    }
-
-    [Fact]
-    public void ReadsTheCommittedSampleAsThePhantom()
-    {
-        var v = NiftiReader.Read(TestData.Volume(SampleVolumes.TestNiftiFileName));
-        Assert.Equal((8, 32, 32), (v.Depth, v.Height, v.Width));
-        Assert.Equal("RAS", v.SourceAxisCodes);
-        Assert.Equal(Phantom.CtHu(8, 32, 32), v.Data);
     }
 
     private sealed class SpacingComparer : IEqualityComparer<(double, double, double)>

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Text;
-using Med2E3.Native.Models.Weights;
+using Med2E3.Native.Formats.Checkpoints;
 
 namespace Med2E3.Native.Tests.Weights;
 

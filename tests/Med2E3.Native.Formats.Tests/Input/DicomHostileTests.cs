@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
-using Med2E3.Native.Models.Input;
+using Med2E3.Native.Formats.Volumes;
 
 namespace Med2E3.Native.Tests.Input;
 
