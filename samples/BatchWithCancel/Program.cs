@@ -2,7 +2,6 @@
 // generated stops at its next token, its memory is freed, and the answers finished so far are kept.
 // dotnet run -- [CHECKPOINT VOLUME...] [--max-new-tokens N]; without a checkpoint: the tiny demo model in the package.
 using Med2E3.Native.Models.Demo;
-using Med2E3.Native.Formats.Volumes;
 using Med2E3.Native.Models.Input;
 using Med2E3.Native.Models.Multimodal;
 using Med2E3.Native.Tensors;

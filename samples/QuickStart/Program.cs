@@ -2,7 +2,6 @@
 // dotnet run -- CHECKPOINT VOLUME "QUESTION"; without arguments: the tiny demo model in the package (random weights)
 // on the PyTorch reference run's input volume, so its ids can be checked against that run.
 using Med2E3.Native.Models.Demo;
-using Med2E3.Native.Formats.Volumes;
 using Med2E3.Native.Models.Input;
 using Med2E3.Native.Models.Multimodal;
 
