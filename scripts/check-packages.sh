@@ -6,7 +6,8 @@
 # folder, with the user's global packages folder as a read-only fallback (so third-party packages are not downloaded
 # again). The packages get a unique pre-release version, so no copy cached elsewhere can stand in for them.
 #
-#   scripts/check-packages.sh            prints package sizes, the samples' output, the tool's size; exit 1 on a failure
+#   scripts/check-packages.sh            prints package sizes, the samples' output (and that of a program built on
+#                                        Med2E3.Native.Formats alone), the tool's size; exit 1 on a failure
 #   KEEP=1 scripts/check-packages.sh     keeps the temporary folder (its path is printed)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -69,6 +70,34 @@ build_sample() {
     [ -x "$bin/$name" ] || fail "samples/$name: no executable in $bin"
     echo "samples/$name output folder: $(du -sb "$bin" | cut -f1) bytes"
 }
+
+# A program that only reads files takes Med2E3.Native.Formats alone: it must restore no other Med2E3.Native package
+# (no tensors, no CUDA bindings) and read the committed NIfTI sample.
+step "build and run a Formats-only program against the feed"
+fmt="$work/formats-only"
+mkdir -p "$fmt"
+cat >"$fmt/FormatsOnly.csproj" <<EOF2
+<Project Sdk="Microsoft.NET.Sdk">
+  <PropertyGroup><OutputType>Exe</OutputType><TargetFramework>net10.0</TargetFramework><ImplicitUsings>enable</ImplicitUsings></PropertyGroup>
+  <ItemGroup><PackageReference Include="Med2E3.Native.Formats" Version="$version" /></ItemGroup>
+</Project>
+EOF2
+cat >"$fmt/Program.cs" <<'EOF2'
+using Med2E3.Native.Formats.Volumes;
+
+var v = VolumeReader.Read(args[0]);
+Console.WriteLine($"{v.Format} {v.Depth}x{v.Height}x{v.Width} from {v.SourceAxisCodes}");
+EOF2
+dotnet restore "$fmt/FormatsOnly.csproj" --configfile "$work/NuGet.config" >"$work/formats-only.restore.log" 2>&1 \
+    || { tail -n 20 "$work/formats-only.restore.log"; fail "restore the Formats-only program"; }
+grep -qi "\"Med2E3.Native.Formats/$version\"" "$fmt/obj/project.assets.json" || fail "the Formats-only program did not restore Med2E3.Native.Formats $version"
+! grep -qiE '"Med2E3\.Native\.(Tensors|Ops|Runtime|Interop|Models|Tokenizers)/' "$fmt/obj/project.assets.json" \
+    || fail "Med2E3.Native.Formats brings in another Med2E3.Native package"
+dotnet build "$fmt/FormatsOnly.csproj" -c Release --no-restore -o "$fmt/bin" >"$work/formats-only.build.log" 2>&1 \
+    || { grep -E 'error' "$work/formats-only.build.log" | sort -u | head -n 20; fail "build the Formats-only program"; }
+out=$("$fmt/bin/FormatsOnly" "$root/tests/data/volumes/phantom-ct-8x32x32.nii.gz")
+echo "$out"
+grep -qE '^Nifti1 8x32x32 from RAS$' <<<"$out" || fail "the Formats-only program read the NIfTI sample as: $out"
 
 build_sample QuickStart
 step "run samples/QuickStart (the demo model)"

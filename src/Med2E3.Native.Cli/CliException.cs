@@ -23,5 +23,5 @@ public sealed class CliException(int exitCode, string message, Exception? inner 
     public static CliException NotAvailable(string message, Exception? inner = null) => new(ExitCodes.NotAvailable, message, inner);
 
     /// <summary>The first line of a message, trimmed.</summary>
-    internal static string OneLine(string message) => Models.Files.InputText.OneLine(message);
+    internal static string OneLine(string message) => Formats.Files.InputText.OneLine(message);
 }

@@ -6,6 +6,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Med2E3.Native.Models.Config;
 using Med2E3.Native.Models.Demo;
+using Med2E3.Native.Formats.Checkpoints;
 using Med2E3.Native.Models.Weights;
 
 namespace Med2E3.Native.Benchmarks.Cpu;

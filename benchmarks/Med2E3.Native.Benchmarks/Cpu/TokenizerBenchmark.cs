@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
-using Med2E3.Native.Models.Tokenizer;
+using Med2E3.Native.Tokenizers;
 
 namespace Med2E3.Native.Benchmarks.Cpu;
 

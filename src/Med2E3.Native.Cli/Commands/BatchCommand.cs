@@ -3,7 +3,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Med2E3.Native.Cli.Output;
 using Med2E3.Native.Models.Evaluation;
-using Med2E3.Native.Models.Files;
+using Med2E3.Native.Formats.Files;
 using Med2E3.Native.Models.Multimodal;
 using Med2E3.Native.Tensors;
 

@@ -3,7 +3,8 @@ using System.CommandLine.Parsing;
 using System.Globalization;
 using Med2E3.Native.Models.Demo;
 using Med2E3.Native.Models.Evaluation;
-using Med2E3.Native.Models.Files;
+using Med2E3.Native.Formats.Files;
+using Med2E3.Native.Formats.Volumes;
 using Med2E3.Native.Models.Input;
 
 namespace Med2E3.Native.Cli.Commands;

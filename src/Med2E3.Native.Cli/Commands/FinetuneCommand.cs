@@ -6,7 +6,7 @@ using System.Runtime.InteropServices;
 using System.Text.Json;
 using Med2E3.Native.Cli.Output;
 using Med2E3.Native.Models.Evaluation;
-using Med2E3.Native.Models.Files;
+using Med2E3.Native.Formats.Files;
 using Med2E3.Native.Models.Multimodal;
 using Med2E3.Native.Models.Training;
 

@@ -1,5 +1,6 @@
+using Med2E3.Native.Formats.Volumes;
 using Med2E3.Native.Models.Input;
-using Med2E3.Native.Models.Input.Dicom;
+using Med2E3.Native.Formats.Volumes.Dicom;
 using Med2E3.Native.Tensors;
 
 namespace Med2E3.Native.Cli.Commands;

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
+using Med2E3.Native.Formats.Volumes;
 using Med2E3.Native.Models.Input;
 
 namespace Med2E3.Native.Cli.Commands;

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Med2E3.Native.Models.Files;
+using Med2E3.Native.Formats.Files;
 
 namespace Med2E3.Native.Cli.Output;
 

@@ -18,7 +18,7 @@ public static class ConfigLimits
     public const int MaxHeadDim = 4096;
 
     /// <summary>Vocabulary rows (Phi-3 32064, BERT 30522).</summary>
-    public const int MaxVocab = 1 << 22;
+    public const int MaxVocab = Med2E3.Native.Tokenizers.TokenizerLimits.MaxVocab;
 
     /// <summary>Positions of a position table or context (Phi-3-mini-128k 131072).</summary>
     public const int MaxPositions = 1 << 24;

@@ -1,4 +1,4 @@
-using Med2E3.Native.Models.Files;
+using Med2E3.Native.Formats.Files;
 
 namespace Med2E3.Native.Models.Config;
 
@@ -49,7 +49,7 @@ public sealed record M3dClipConfig
     /// Reads and checks the config: sizes in range, each patch side dividing the volume side, the heads dividing the
     /// width, at most <see cref="ConfigLimits.MaxInputVoxels"/> input voxels.
     /// </summary>
-    /// <exception cref="Weights.CheckpointConfigException">A field is missing, mistyped or out of its range.</exception>
+    /// <exception cref="Formats.Checkpoints.CheckpointConfigException">A field is missing, mistyped or out of its range.</exception>
     public static M3dClipConfig From(ConfigJson j)
     {
         int spatial = j.Int("spatial_dims", 3);

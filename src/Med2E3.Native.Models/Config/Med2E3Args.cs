@@ -1,4 +1,5 @@
-using Med2E3.Native.Models.Files;
+using Med2E3.Native.Formats.Files;
+using Med2E3.Native.Formats.Checkpoints;
 using Med2E3.Native.Models.Weights;
 
 namespace Med2E3.Native.Models.Config;

@@ -1,4 +1,4 @@
-using Med2E3.Native.Models.Files;
+using Med2E3.Native.Formats.Files;
 
 namespace Med2E3.Native.Models.Config;
 
@@ -82,7 +82,7 @@ public sealed record Phi3Config
     /// <c>rope_scaling</c> (older transformers) or <c>rope_parameters</c> (newer), with <c>rope_theta</c> and
     /// <c>original_max_position_embeddings</c> either at the top level or inside that object.
     /// </summary>
-    /// <exception cref="Weights.CheckpointConfigException">A field is missing, mistyped or out of its range.</exception>
+    /// <exception cref="Formats.Checkpoints.CheckpointConfigException">A field is missing, mistyped or out of its range.</exception>
     public static Phi3Config From(ConfigJson j)
     {
         int vocab = j.Int("vocab_size", 1, ConfigLimits.MaxVocab);

@@ -1,4 +1,4 @@
-using Med2E3.Native.Models.Files;
+using Med2E3.Native.Formats.Files;
 
 namespace Med2E3.Native.Models.Config;
 
@@ -30,7 +30,7 @@ public sealed record SiglipVisionConfig
     /// Reads and checks a vision config (a full SigLIP config is accepted too: its <c>vision_config</c> is used):
     /// sizes in range, the heads dividing the width, the patch size dividing the image size, a usable epsilon.
     /// </summary>
-    /// <exception cref="Weights.CheckpointConfigException">A field is missing, mistyped or out of its range.</exception>
+    /// <exception cref="Formats.Checkpoints.CheckpointConfigException">A field is missing, mistyped or out of its range.</exception>
     public static SiglipVisionConfig From(ConfigJson j)
     {
         j = j.Object("vision_config") ?? j;

@@ -1,4 +1,4 @@
-using Med2E3.Native.Models.Files;
+using Med2E3.Native.Formats.Files;
 
 namespace Med2E3.Native.Models.Evaluation;
 

@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using Med2E3.Native.Models.Tokenizer;
-using Med2E3.Native.Models.Files;
+using Med2E3.Native.Tokenizers;
+using Med2E3.Native.Formats.Files;
 
 namespace Med2E3.Native.Models.Evaluation;
 

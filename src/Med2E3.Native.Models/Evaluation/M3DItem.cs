@@ -1,4 +1,4 @@
-using Med2E3.Native.Models.Tokenizer;
+using Med2E3.Native.Tokenizers;
 
 namespace Med2E3.Native.Models.Evaluation;
 

@@ -1,5 +1,5 @@
 using System.Text.RegularExpressions;
-using Med2E3.Native.Models.Tokenizer;
+using Med2E3.Native.Tokenizers;
 
 namespace Med2E3.Native.Models.Evaluation;
 

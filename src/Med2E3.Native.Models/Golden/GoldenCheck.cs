@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using Med2E3.Native.Models.Multimodal;
-using Med2E3.Native.Models.Tokenizer;
+using Med2E3.Native.Tokenizers;
 using Med2E3.Native.Tensors;
 
 namespace Med2E3.Native.Models.Golden;

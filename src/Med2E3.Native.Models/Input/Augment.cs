@@ -1,4 +1,5 @@
 using Med2E3.Native.Tensors;
+using Med2E3.Native.Formats.Volumes;
 
 namespace Med2E3.Native.Models.Input;
 

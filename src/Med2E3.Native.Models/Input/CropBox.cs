@@ -1,3 +1,5 @@
+using Med2E3.Native.Formats.Volumes;
+
 namespace Med2E3.Native.Models.Input;
 
 /// <summary>A half-open box [D0, D1) × [H0, H1) × [W0, W1) in voxel indices of a (D, H, W) volume.</summary>

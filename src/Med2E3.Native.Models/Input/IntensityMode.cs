@@ -1,3 +1,5 @@
+using Med2E3.Native.Formats.Volumes;
+
 namespace Med2E3.Native.Models.Input;
 
 /// <summary>How <see cref="Preprocess"/> brings voxel values to the model's [0, 1] range.</summary>

@@ -1,3 +1,5 @@
+using Med2E3.Native.Formats.Volumes;
+
 namespace Med2E3.Native.Models.Input;
 
 /// <summary>

@@ -2,6 +2,7 @@ using System.Globalization;
 using Med2E3.Native.Ops;
 using Med2E3.Native.Ops.Ops;
 using Med2E3.Native.Tensors;
+using Med2E3.Native.Formats.Volumes;
 
 namespace Med2E3.Native.Models.Input;
 

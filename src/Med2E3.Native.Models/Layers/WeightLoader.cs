@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Med2E3.Native.Formats.Checkpoints;
 using Med2E3.Native.Models.Weights;
 using Med2E3.Native.Ops.Cpu;
 using Med2E3.Native.Tensors;

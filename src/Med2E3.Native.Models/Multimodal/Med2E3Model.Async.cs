@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
+using Med2E3.Native.Formats.Volumes;
 using Med2E3.Native.Models.Input;
 using Med2E3.Native.Tensors;
 
@@ -16,7 +17,7 @@ public sealed partial class Med2E3Model
     /// steps to <paramref name="progress"/>.
     /// Cancellation stops it between steps and frees what was loaded.
     /// </summary>
-    /// <exception cref="Weights.CheckpointFormatException">A file is missing or malformed.</exception>
+    /// <exception cref="Formats.Checkpoints.CheckpointFormatException">A file is missing or malformed.</exception>
     /// <exception cref="Weights.CheckpointMismatchException">Keys or shapes disagree with the configs (strict mode).</exception>
     /// <exception cref="OperationCanceledException">Cancelled.</exception>
     public static Task<Med2E3Model> LoadAsync(string checkpointDir, Med2E3LoadOptions? options = null,

@@ -1,5 +1,5 @@
 using Med2E3.Native.Models.Multimodal;
-using Med2E3.Native.Models.Tokenizer;
+using Med2E3.Native.Tokenizers;
 
 namespace Med2E3.Native.Models.Training;
 

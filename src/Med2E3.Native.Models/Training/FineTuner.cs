@@ -1,8 +1,10 @@
 using System.Diagnostics;
 using System.Text.Json;
-using Med2E3.Native.Models.Files;
+using Med2E3.Native.Formats.Files;
+using Med2E3.Native.Formats.Volumes;
 using Med2E3.Native.Models.Input;
 using Med2E3.Native.Models.Multimodal;
+using Med2E3.Native.Formats.Checkpoints;
 using Med2E3.Native.Models.Weights;
 using Med2E3.Native.Ops;
 using Med2E3.Native.Tensors;

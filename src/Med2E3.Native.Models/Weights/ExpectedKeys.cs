@@ -1,4 +1,5 @@
 using Med2E3.Native.Models.Config;
+using Med2E3.Native.Formats.Checkpoints;
 
 namespace Med2E3.Native.Models.Weights;
 

@@ -1,4 +1,5 @@
-using Med2E3.Native.Models.Files;
+using Med2E3.Native.Formats.Files;
+using Med2E3.Native.Formats.Checkpoints;
 
 namespace Med2E3.Native.Models.Weights;
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Med2E3.Native.Models.Config;
-using Med2E3.Native.Models.Files;
+using Med2E3.Native.Formats.Files;
+using Med2E3.Native.Formats.Checkpoints;
 
 namespace Med2E3.Native.Models.Weights;
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Med2E3.Native.Cli;
+using Med2E3.Native.Formats.Volumes;
 using Med2E3.Native.Models.Input;
 
 namespace Med2E3.Native.Tests.Cuda.Cli;

@@ -4,8 +4,9 @@ using System.Text.Json;
 using Med2E3.Native.Cli;
 using Med2E3.Native.Cli.Commands;
 using Med2E3.Native.Models.Demo;
+using Med2E3.Native.Formats.Volumes;
 using Med2E3.Native.Models.Input;
-using Med2E3.Native.Models.Tokenizer;
+using Med2E3.Native.Tokenizers;
 
 namespace Med2E3.Native.Tests.Cli;
 

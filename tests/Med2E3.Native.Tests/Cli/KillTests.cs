@@ -6,6 +6,7 @@ using Med2E3.Native.Models.Demo;
 using Med2E3.Native.Models.Evaluation;
 using Med2E3.Native.Models.Multimodal;
 using Med2E3.Native.Models.Training;
+using Med2E3.Native.Formats.Checkpoints;
 using Med2E3.Native.Models.Weights;
 
 namespace Med2E3.Native.Tests.Cli;

@@ -2,7 +2,8 @@ using System.Text.Json;
 using Med2E3.Native.Cli;
 using Med2E3.Native.Cli.Output;
 using Med2E3.Native.Models.Demo;
-using Med2E3.Native.Models.Files;
+using Med2E3.Native.Formats.Files;
+using Med2E3.Native.Formats.Volumes;
 using Med2E3.Native.Models.Input;
 using Med2E3.Native.Tests.Training;
 

@@ -1,7 +1,8 @@
 using System.Text.Json;
 using Med2E3.Native.Cli;
+using Med2E3.Native.Formats.Volumes;
 using Med2E3.Native.Models.Input;
-using Med2E3.Native.Models.Input.Dicom;
+using Med2E3.Native.Formats.Volumes.Dicom;
 
 namespace Med2E3.Native.Tests.Cli;
 

@@ -1,4 +1,5 @@
 using Med2E3.Native.Models.Golden;
+using Med2E3.Native.Formats.Volumes;
 using Med2E3.Native.Models.Input;
 using Med2E3.Native.Models.Multimodal;
 using Med2E3.Native.Tensors;

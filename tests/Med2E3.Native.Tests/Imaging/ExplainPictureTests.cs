@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Med2E3.Native.Models.Imaging;
+using Med2E3.Native.Formats.Volumes;
 using Med2E3.Native.Models.Input;
 using Med2E3.Native.Tests.Input;
 

@@ -1,3 +1,4 @@
+using Med2E3.Native.Formats.Volumes;
 using Med2E3.Native.Models.Input;
 using Med2E3.Native.Tensors;
 

@@ -1,4 +1,5 @@
 using System.IO.Compression;
+using Med2E3.Native.Formats.Volumes;
 using Med2E3.Native.Models.Input;
 
 namespace Med2E3.Native.Tests.Input;

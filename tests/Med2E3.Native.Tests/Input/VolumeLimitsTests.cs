@@ -1,4 +1,5 @@
 using Med2E3.Native.Cli;
+using Med2E3.Native.Formats.Volumes;
 using Med2E3.Native.Models.Input;
 using Med2E3.Native.Tests.Cli;
 

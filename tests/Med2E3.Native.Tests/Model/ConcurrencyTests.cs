@@ -1,5 +1,7 @@
+using Med2E3.Native.Formats.Volumes;
 using Med2E3.Native.Models.Input;
 using Med2E3.Native.Models.Multimodal;
+using Med2E3.Native.Formats.Checkpoints;
 using Med2E3.Native.Models.Weights;
 using Med2E3.Native.Tensors;
 

@@ -1,5 +1,6 @@
 using Med2E3.Native.Models.Layers;
 using Med2E3.Native.Models.Multimodal;
+using Med2E3.Native.Formats.Checkpoints;
 using Med2E3.Native.Models.Weights;
 using Med2E3.Native.Tensors;
 

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Med2E3.Native.Formats.Checkpoints;
 using Med2E3.Native.Models.Weights;
 
 namespace Med2E3.Native.Tests.Model;

@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 using Med2E3.Native.Models.Multimodal;
-using Med2E3.Native.Models.Tokenizer;
+using Med2E3.Native.Tokenizers;
 using Med2E3.Native.Tests.Cli;
 
 namespace Med2E3.Native.Tests.Model;

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Med2E3.Native.Models.Multimodal;
 using Med2E3.Native.Models.Training;
+using Med2E3.Native.Formats.Checkpoints;
 using Med2E3.Native.Models.Weights;
 using Med2E3.Native.Ops;
 using Med2E3.Native.Tensors;

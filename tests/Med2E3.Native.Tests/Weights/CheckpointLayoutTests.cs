@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Med2E3.Native.Cli;
 using Med2E3.Native.Cli.Commands;
 using Med2E3.Native.Models.Config;
+using Med2E3.Native.Formats.Checkpoints;
 using Med2E3.Native.Models.Weights;
 
 namespace Med2E3.Native.Tests.Weights;

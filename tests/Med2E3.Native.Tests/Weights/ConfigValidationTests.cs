@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Med2E3.Native.Cli;
+using Med2E3.Native.Formats.Checkpoints;
 using Med2E3.Native.Models.Weights;
 using Med2E3.Native.Tests.Cli;
 
@@ -167,7 +168,7 @@ public class ConfigValidationTests(ITestOutputHelper log)
         string root = CopyFixture(tmp);
         string tokenizer = Path.Combine(root, "tokenizer.json");
         Edit(tokenizer, "\"id\": 325,", "\"id\": 400,");
-        var e = Assert.Throws<Models.Tokenizer.TokenizerFileException>(() => Models.Multimodal.Med2E3Model.Load(root, "cpu"));
+        var e = Assert.Throws<Tokenizers.TokenizerFileException>(() => Models.Multimodal.Med2E3Model.Load(root, "cpu"));
         Assert.Equal($"{tokenizer}: the tokenizer produces ids up to 400, outside the LLM vocabulary (vocab_size 328 in "
             + $"{Path.Combine(root, "llm", "config.json")})", e.Message);
     }

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
 using Med2E3.Native.Models.Config;
+using Med2E3.Native.Formats.Checkpoints;
 using Med2E3.Native.Models.Weights;
 
 namespace Med2E3.Native.Tests.Weights;

@@ -1,3 +1,4 @@
+using Med2E3.Native.Formats.Checkpoints;
 using Med2E3.Native.Models.Layers;
 using Med2E3.Native.Models.Multimodal;
 using Med2E3.Native.Models.Weights;

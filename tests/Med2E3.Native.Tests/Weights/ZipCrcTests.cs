@@ -1,4 +1,4 @@
-using Med2E3.Native.Models.Weights;
+using Med2E3.Native.Formats.Checkpoints;
 
 namespace Med2E3.Native.Tests.Weights;
 
