@@ -200,37 +200,12 @@ public static class GpuModelBenchmark
         output.WriteLine();
 
         var rows = new List<Row>();
-        using (new NoGradScope())
-        {
-            foreach (string stage in Stages.Where(o.Stages.Contains))
-            {
-                output.WriteLine($"  {stage} …");
-                Row row = Measure(stage, model, g, o, device);
-                rows.Add(row);
-                output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"  {row.Stage,-8} {row.Median:F4} {row.Unit} (min {row.Min:F4}, {row.Runs} runs)"));
-            }
-        }
-
-        // The peak is read before the ceilings rent their buffers, so it is the model's alone.
-        var (free, total) = device.GetMemoryInfo();
-        double poolPeak = GiB(device.Pool.Stats.PeakInUseBytes), driverUsed = GiB(total - free);
         int gemmSize = o.Quick ? 512 : 8192;
-        var bench = new Bench(device, BenchOptions.Parse(["--runs", o.Runs.ToString(CultureInfo.InvariantCulture)]));
-        double copy = CopyCeiling(bench, o.Quick);
-        double? gemm = GemmCeiling(bench, gemmSize);
-        double? ceiling = gemm ?? datasheet;
-        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"ceilings (measured in this run): copy {copy:F0} GB/s, cublasGemmEx bf16 {gemmSize}³ "
-            + $"{(gemm is { } gm ? $"{gm:F2} TFLOP/s" : "n/a (no cuBLAS): the datasheet peak instead")}; datasheet bf16 peak "
-            + $"{(datasheet is { } pk ? $"{pk:F0} TFLOP/s" : "unknown for this card")}"));
-        rows = [.. rows.Select(r => WithFloor(r, copy, ceiling))];
-        string table = Table(device, g, rows, copy, gemm, emulated, poolPeak, driverUsed);
-        output.WriteLine();
-        output.Write(table);
-        if (o.MarkdownPath is not null) File.WriteAllText(o.MarkdownPath, table);
-        if (o.JsonPath is not null)
+        double? poolPeak = null, driverUsed = null, copy = null, gemm = null;
+        // Rewritten after every stage, so a step that runs out of time leaves the stages it finished.
+        void Save(bool complete)
         {
+            if (o.JsonPath is null) return;
             double? Value(string stage, double scale) => rows.FirstOrDefault(r => r.Stage == stage) is { } r ? r.Median * scale : null;
             var doc = new Dictionary<string, object?>
             {
@@ -239,7 +214,8 @@ public static class GpuModelBenchmark
                 ["prefill_ms"] = Value("prefill", 1e3),
                 ["decode_ms_per_token"] = Value("decode", 1e3),
                 ["e2e_100_tokens_s"] = Value("e2e", 1),
-                ["peak_gpu_mem_gib"] = poolPeak,
+                ["peak_gpu_mem_gib"] = poolPeak ?? GiB(device.Pool.Stats.PeakInUseBytes),
+                ["complete"] = complete,
                 ["driver_used_gib"] = driverUsed,
                 ["arch"] = device.Arch,
                 ["emulated"] = emulated,
@@ -263,8 +239,40 @@ public static class GpuModelBenchmark
                 ["rows"] = rows,
             };
             File.WriteAllText(o.JsonPath, JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true }));
-            output.WriteLine($"wrote {o.JsonPath}");
         }
+
+        using (new NoGradScope())
+        {
+            foreach (string stage in Stages.Where(o.Stages.Contains))
+            {
+                output.WriteLine($"  {stage} …");
+                Row row = Measure(stage, model, g, o, device);
+                rows.Add(row);
+                Save(complete: false);
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  {row.Stage,-8} {row.Median:F4} {row.Unit} (min {row.Min:F4}, {row.Runs} runs)"));
+            }
+        }
+
+        // The peak is read before the ceilings rent their buffers, so it is the model's alone.
+        var (free, total) = device.GetMemoryInfo();
+        poolPeak = GiB(device.Pool.Stats.PeakInUseBytes);
+        driverUsed = GiB(total - free);
+        var bench = new Bench(device, BenchOptions.Parse(["--runs", o.Runs.ToString(CultureInfo.InvariantCulture)]));
+        copy = CopyCeiling(bench, o.Quick);
+        gemm = GemmCeiling(bench, gemmSize);
+        double? ceiling = gemm ?? datasheet;
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"ceilings (measured in this run): copy {copy:F0} GB/s, cublasGemmEx bf16 {gemmSize}³ "
+            + $"{(gemm is { } gm ? $"{gm:F2} TFLOP/s" : "n/a (no cuBLAS): the datasheet peak instead")}; datasheet bf16 peak "
+            + $"{(datasheet is { } pk ? $"{pk:F0} TFLOP/s" : "unknown for this card")}"));
+        rows = [.. rows.Select(r => WithFloor(r, copy.Value, ceiling))];
+        string table = Table(device, g, rows, copy.Value, gemm, emulated, poolPeak.Value, driverUsed.Value);
+        output.WriteLine();
+        output.Write(table);
+        if (o.MarkdownPath is not null) File.WriteAllText(o.MarkdownPath, table);
+        Save(complete: true);
+        if (o.JsonPath is not null) output.WriteLine($"wrote {o.JsonPath}");
         return 0;
     }
 
