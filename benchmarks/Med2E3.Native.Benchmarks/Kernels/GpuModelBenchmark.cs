@@ -43,6 +43,9 @@ public sealed record GpuModelOptions
     /// <summary>Where the markdown table goes (none when null).</summary>
     public string? MarkdownPath { get; init; }
 
+    /// <summary>Only write the synthetic checkpoint under <see cref="Work"/> (no device needed), then exit.</summary>
+    public bool PrepareOnly { get; init; }
+
     /// <summary>--help was given.</summary>
     public bool Help { get; init; }
 
@@ -69,6 +72,9 @@ public sealed record GpuModelOptions
                     break;
                 case "--quick":
                     o = o with { Quick = true };
+                    break;
+                case "--prepare-only":
+                    o = o with { PrepareOnly = true };
                     break;
                 case "--work":
                     o = Next() is { } w ? o with { Work = w } : o with { Error = "--work needs a folder" };
@@ -120,6 +126,7 @@ public sealed record GpuModelOptions
 /// run (<c>cublasGemmEx</c> bf16 8192³), the decode's bytes (weights + KV cache) over the device copy bandwidth
 /// measured in the same run. The anchor is the PyTorch reference on an H100 (PERFORMANCE.md); the targets are the
 /// issue's. Peak GPU memory is the pool's peak in use (the driver's used memory is given beside it).
+/// <c>--prepare-only</c> writes the checkpoint and exits (no device needed: the device check runs it beside the tests).
 /// No CUDA device or no NVRTC: one line and exit code 0.
 /// </summary>
 public static class GpuModelBenchmark
@@ -153,7 +160,7 @@ public static class GpuModelBenchmark
         var o = GpuModelOptions.Parse(args);
         if (o.Help)
         {
-            Console.WriteLine("usage: med2e3-bench gpu-model [--quick] [--work DIR] [--runs N] [--e2e-runs N] [--seed S] "
+            Console.WriteLine("usage: med2e3-bench gpu-model [--quick] [--work DIR] [--runs N] [--e2e-runs N] [--seed S] [--prepare-only] "
                 + $"[--json FILE] [--markdown FILE] [--stages {string.Join(",", Stages)}]");
             return 0;
         }
@@ -161,6 +168,11 @@ public static class GpuModelBenchmark
         {
             Console.Error.WriteLine($"med2e3-bench gpu-model: {o.Error}");
             return 2;
+        }
+        if (o.PrepareOnly)
+        {
+            SyntheticModel.Ensure(o.Work, o.Quick ? ModelGeometry.Quick : ModelGeometry.Released, o.Seed, Console.Out);
+            return 0;
         }
         if (!CudaRuntime.IsAvailable || !NvrtcRuntime.IsAvailable)
         {
