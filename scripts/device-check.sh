@@ -6,8 +6,10 @@
 #      emulated device of the bundle (which needs g++ here), compared bit for bit, then the whole Tests.Cuda runner;
 #   2. `med2e3 info`, `kernels check` (sm_80, sm_90, the device's arch) and `golden-check --device cuda` on
 #      tests/data/med2e3-tiny, with the default kernels and again with the tensor-core attention variants on;
-#   3. (≤ 4 min) the benchmarks: `med2e3-bench attention-kernels` (every attention variant at the real shapes, against
-#      the float64 reference and SDPA's anchors) and `med2e3-bench all` (copy, elementwise, reduce, GEMM, op suites);
+#   3. (≤ 6 min) the benchmarks: `med2e3-bench attention-kernels` (every attention variant at the real shapes, against
+#      the float64 reference and SDPA's anchors), `med2e3-bench all` (copy, elementwise, reduce, GEMM, op suites) and
+#      `med2e3-bench gpu-model` (the whole model stage by stage on a synthetic checkpoint at the released geometry:
+#      encode, prefill, decode per token, end to end with 100 tokens, peak GPU memory);
 #   4. (≤ 3 min) the PyTorch reference re-measured in the same run (shared/reference/baselines.py), when python3 can
 #      import torch and the reference folder is there (MED2E3_REFERENCE_DIR, default ../shared/reference or
 #      ./shared/reference).
@@ -17,7 +19,8 @@
 # BUNDLE defaults to out/device-bundle/med2e3-device.tar.gz (made by scripts/build-device-bundle.sh on a machine
 # with the SDK). It writes at most eight files into $OUT (default ./device-results): results.md (summary table, the
 # kernels check, the benchmark tables), results.json (one record per step), logs.txt (every step's output, in
-# order), tests.xml, attention.json, bench.json, bench.md and baselines.json. Every step runs even if an earlier one
+# order), tests.xml, attention.json, bench.json, gpu-model.json and baselines.json (the benchmark tables go into
+# results.md only). Every step runs even if an earlier one
 # failed; the exit code is non-zero if any failed. MED2E3_STEP_TIMEOUT caps every step (seconds) below its own cap.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -42,7 +45,13 @@ export MED2E3_CUDA_LIB_DIR=${MED2E3_CUDA_LIB_DIR:-/usr/local/cuda/lib64}
 export DOTNET_CLI_TELEMETRY_OPTOUT=1
 logs=$out/logs.txt
 : >"$logs"
-rm -f "$out/tests.xml" "$out/attention.json" "$out/bench.json" "$out/bench.md" "$out/baselines.json"
+rm -f "$out/tests.xml" "$out/attention.json" "$out/bench.json" "$out/bench.md" "$out/gpu-model.json" "$out/baselines.json"
+
+# The released-geometry synthetic checkpoint of gpu-model (8.7 GB, CPU and disk only) is written in the background
+# while phases 1 and 2 use the GPU; the gpu-model step waits for it (and writes it itself if this failed).
+gpu_model_work=$work/gpu-model
+"$app/med2e3-bench" gpu-model --prepare-only --work "$gpu_model_work" >"$work/gpu-model-prepare.log" 2>&1 &
+prepare_pid=$!
 
 names=()
 codes=()
@@ -95,7 +104,11 @@ run_step "golden-check --device cuda, tensor-core attention" 90 "$work/golden-fa
 # Phase 3: the benchmarks (CUDA events, median after warm-up, L2 flushed).
 run_step "med2e3-bench attention-kernels" 120 "$work/attention.log" \
     "$app/med2e3-bench" attention-kernels --json "$out/attention.json" --markdown "$work/attention.md"
-run_step "med2e3-bench all" 120 "$work/bench.log" "$app/med2e3-bench" all --json "$out/bench.json" --markdown "$out/bench.md"
+run_step "med2e3-bench all" 120 "$work/bench.log" "$app/med2e3-bench" all --json "$out/bench.json" --markdown "$work/bench.md"
+wait "$prepare_pid"
+{ echo "===== gpu-model checkpoint (background, exit $?)"; cat "$work/gpu-model-prepare.log"; echo; } >>"$logs"
+run_step "med2e3-bench gpu-model" 120 "$work/gpu-model.log" "$app/med2e3-bench" gpu-model --work "$gpu_model_work" \
+    --json "$out/gpu-model.json" --markdown "$work/gpu-model.md"
 
 # Phase 4: the PyTorch reference on the same GPU, in the same run.
 ref=${MED2E3_REFERENCE_DIR:-}
@@ -147,7 +160,10 @@ failed=0
     if [ -f "$work/attention.md" ]; then cat "$work/attention.md"; else tail -n 20 "$work/attention.log"; fi
     echo
     echo "## benchmarks"
-    if [ -f "$out/bench.md" ]; then cat "$out/bench.md"; else tail -n 20 "$work/bench.log"; fi
+    if [ -f "$work/bench.md" ]; then cat "$work/bench.md"; else tail -n 20 "$work/bench.log"; fi
+    echo
+    echo "## the model, stage by stage"
+    if [ -f "$work/gpu-model.md" ]; then cat "$work/gpu-model.md"; else tail -n 20 "$work/gpu-model.log"; fi
 } >"$out/results.md"
 
 {

@@ -63,6 +63,13 @@ if (args.Length > 0 && args[0] == "attention-kernels")
     return Med2E3.Native.Benchmarks.Kernels.AttentionBenchmark.Run(args[1..]);
 }
 
+// med2e3-bench gpu-model [--quick] [--work DIR] [--runs N] [--json FILE] [--markdown FILE] [--stages …]: the whole
+// model on the CUDA device, stage by stage, from the synthetic checkpoint of cpu-model (Kernels/GpuModelBenchmark.cs).
+if (args.Length > 0 && args[0] == "gpu-model")
+{
+    return Med2E3.Native.Benchmarks.Kernels.GpuModelBenchmark.Run(args[1..]);
+}
+
 var options = BenchOptions.Parse(args);
 if (options.Help)
 {
