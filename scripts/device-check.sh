@@ -79,32 +79,32 @@ cat "$work/nvidia-smi.txt" >>"$logs"
 # inputs), then the whole CUDA test runner.
 emulator=$app/emulator/lib
 probe_test=Med2E3.Native.Tests.Cuda.Ops.TensorCoreFragmentTests.LdmatrixAndMmaFollowThePtxFragmentLayouts
-run_step "fragment probe on the GPU" 60 "$work/probe-gpu.log" \
+run_step "fragment probe on the GPU" 30 "$work/probe-gpu.log" \
     env MED2E3_FRAGMENT_PROBE="$work/fragment-probe.gpu.txt" "$app/Med2E3.Native.Tests.Cuda" -noColor -method "$probe_test"
-run_step "fragment probe on the emulated device" 60 "$work/probe-emu.log" \
+run_step "fragment probe on the emulated device" 30 "$work/probe-emu.log" \
     env MED2E3_CUDA_LIB_DIR="$emulator" MED2E3_CACHE_DIR="$work/emulator-cache" \
     MED2E3_FRAGMENT_PROBE="$work/fragment-probe.emulator.txt" "$app/Med2E3.Native.Tests.Cuda" -noColor -method "$probe_test"
 run_step "fragment probe: GPU and emulator bit for bit" 10 "$work/probe.diff" \
     diff "$work/fragment-probe.gpu.txt" "$work/fragment-probe.emulator.txt"
-run_step "GPU tests (Med2E3.Native.Tests.Cuda)" 150 "$work/tests.log" "$app/Med2E3.Native.Tests.Cuda" -noColor -xml "$out/tests.xml"
+run_step "GPU tests (Med2E3.Native.Tests.Cuda)" 120 "$work/tests.log" "$app/Med2E3.Native.Tests.Cuda" -noColor -xml "$out/tests.xml"
 
 # Phase 2: what runs, what the kernels cost in registers and shared memory, and the bf16 golden check on the device.
-run_step "med2e3 info" 30 "$work/info.txt" "$app/med2e3" info
+run_step "med2e3 info" 20 "$work/info.txt" "$app/med2e3" info
 arch=$(sed -n 's/.*device 0 .*, \(sm_[0-9]*\), .*/\1/p' "$work/info.txt" | head -n 1)
 archs="sm_80,sm_90"
 if [ -n "$arch" ] && [ "$arch" != sm_80 ] && [ "$arch" != sm_90 ]; then
     archs="$archs,$arch"
 fi
-run_step "med2e3 kernels check --arch $archs" 120 "$work/kernels-check.md" "$app/med2e3" kernels check --arch "$archs"
+run_step "med2e3 kernels check --arch $archs" 60 "$work/kernels-check.md" "$app/med2e3" kernels check --arch "$archs"
 fixture=$root/tests/data/med2e3-tiny
-run_step "golden-check --device cuda" 90 "$work/golden.log" "$app/med2e3" golden-check --fixture "$fixture" --device cuda
-run_step "golden-check --device cuda, tensor-core attention" 90 "$work/golden-fast.log" \
+run_step "golden-check --device cuda" 45 "$work/golden.log" "$app/med2e3" golden-check --fixture "$fixture" --device cuda
+run_step "golden-check --device cuda, tensor-core attention" 45 "$work/golden-fast.log" \
     env MED2E3_FAST_ATTENTION=1 "$app/med2e3" golden-check --fixture "$fixture" --device cuda
 
 # Phase 3: the benchmarks (CUDA events, median after warm-up, L2 flushed).
-run_step "med2e3-bench attention-kernels" 120 "$work/attention.log" \
+run_step "med2e3-bench attention-kernels" 60 "$work/attention.log" \
     "$app/med2e3-bench" attention-kernels --json "$out/attention.json" --markdown "$work/attention.md"
-run_step "med2e3-bench all" 120 "$work/bench.log" "$app/med2e3-bench" all --json "$out/bench.json" --markdown "$work/bench.md"
+run_step "med2e3-bench all" 60 "$work/bench.log" "$app/med2e3-bench" all --json "$out/bench.json" --markdown "$work/bench.md"
 wait "$prepare_pid"
 { echo "===== gpu-model checkpoint (background, exit $?)"; cat "$work/gpu-model-prepare.log"; echo; } >>"$logs"
 run_step "med2e3-bench gpu-model" 120 "$work/gpu-model.log" "$app/med2e3-bench" gpu-model --work "$gpu_model_work" \
