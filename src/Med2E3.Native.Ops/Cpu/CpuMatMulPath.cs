@@ -22,8 +22,8 @@ public static class CpuMatMulPath
         CpuPrecision.F32 => OwnKernels + " (the definition)",
         CpuPrecision.Bf16 when Bf16UsesDnnl => $"bf16: oneDNN {DnnlRuntime.Version} {DnnlRuntime.Isa}",
         CpuPrecision.Bf16 when DnnlRuntime.IsAvailable =>
-            $"bf16: {OwnKernels[5..]} (oneDNN {DnnlRuntime.Version} found, but {DnnlRuntime.Isa} has no bf16 dot products)",
-        CpuPrecision.Bf16 => $"bf16: {OwnKernels[5..]} ({DnnlRuntime.Describe()})",
+            $"bf16: own kernels (oneDNN {DnnlRuntime.Version} found, but {DnnlRuntime.Isa} has no bf16 dot products)",
+        CpuPrecision.Bf16 => $"bf16: own kernels ({DnnlRuntime.Describe()})",
         _ => throw new ArgumentOutOfRangeException(nameof(precision), precision, "unknown CPU precision"),
     };
 }
