@@ -150,7 +150,7 @@ public static class CpuModelBenchmark
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 
-    // Targets of the issue (2 threads, released geometry): seconds (per token for decode), GB for peak RSS.
+    // Targets (2 threads, released geometry): seconds (per token for decode), GB for peak RSS.
     private static readonly Dictionary<(string, string), double> Targets = new()
     {
         [("vit", "f32")] = 3, [("siglip", "f32")] = 25, [("prefill", "f32")] = 25, [("decode", "f32")] = 0.45,
@@ -568,7 +568,7 @@ public static class CpuModelBenchmark
         }
         w.AppendLine();
         w.AppendLine("Floors: " + string.Join("; ", d.Rows.Where(r => r.Precision == d.Rows[0].Precision).Select(r => $"{r.Stage}: {r.FloorBasis}")) + ".");
-        w.AppendLine("ratio > 1: PyTorch takes longer than ours (the issue asks ≥ 3 for the bf16 stages). "
+        w.AppendLine("ratio > 1: PyTorch takes longer than ours (the target is ≥ 3 for the bf16 stages). "
             + "peak RSS: VmHWM of each process (PyTorch: the larger of its two processes).");
         foreach (ChildReport c in d.Children)
         {

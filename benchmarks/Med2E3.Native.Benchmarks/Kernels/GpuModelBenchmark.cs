@@ -134,7 +134,7 @@ public static class GpuModelBenchmark
     /// <summary>The stages, in the order they run.</summary>
     public static readonly string[] Stages = ["encode", "vit", "siglip", "bert", "prefill", "decode", "e2e"];
 
-    /// <summary>The PyTorch reference on an H100 (ms; e2e in s) and the targets for the same stages.</summary>
+    /// <summary>The PyTorch reference on an H100 (ms; e2e in s) and the targets for the same stages.</summary>
     private static readonly Dictionary<string, (double Reference, double Target)> Anchors = new()
     {
         ["encode"] = (26.0, 11),

@@ -6,7 +6,7 @@ namespace Med2E3.Native.Tests.Cuda.Model;
 
 /// <summary>
 /// <c>med2e3-bench gpu-model --quick</c> runs on this device (the emulated one in CI): the tiny synthetic checkpoint is
-/// written, loaded on the device and every stage is timed; the JSON has the keys with positive values and one
+/// written, loaded on the device and every stage is timed; the JSON has the required keys with positive values and one
 /// row per stage.
 /// </summary>
 public class GpuModelBenchmarkTests(TestDevice fixture)
