@@ -2,6 +2,7 @@ using Med2E3.Native.Ops;
 using Med2E3.Native.Ops.Cuda;
 using Med2E3.Native.Tensors;
 using Med2E3.Native.Tests.Cuda.Runtime;
+using Med2E3.Native.Tests.Shared;
 using static Med2E3.Native.Tests.Cuda.Ops.OpConformance;
 
 namespace Med2E3.Native.Tests.Cuda.Ops;

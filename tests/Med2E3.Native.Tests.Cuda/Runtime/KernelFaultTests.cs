@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Med2E3.Native.Runtime;
+using Med2E3.Native.Tests.Shared;
 
 namespace Med2E3.Native.Tests.Cuda.Runtime;
 

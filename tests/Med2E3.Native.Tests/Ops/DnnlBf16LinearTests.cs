@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 using Med2E3.Native.Ops.Cpu;
 using Med2E3.Native.Runtime;
 using Med2E3.Native.Tensors;
-using Med2E3.Native.Tests.Runtime;
+using Med2E3.Native.Tests.Shared;
 
 namespace Med2E3.Native.Tests.Ops;
 

@@ -1,11 +1,12 @@
 using System.Diagnostics;
 using System.Reflection;
 
-namespace Med2E3.Native.Tests.Cuda.Runtime;
+namespace Med2E3.Native.Tests.Shared;
 
 /// <summary>
-/// Runs one test of this assembly in a fresh process, for tests whose subject ends the life of a CUDA context (a
-/// kernel fault is sticky until the process ends): the parent test starts the child with <see cref="Variable"/> set,
+/// Runs one test of this assembly in a fresh process, for tests whose subject is read once per process (the oneDNN
+/// probe and its environment switches) or ends the life of a CUDA context (a kernel fault is sticky until the process
+/// ends): the parent test starts the child with <see cref="Variable"/> set,
 /// the child runs the same method and does the real work, and the parent checks that it passed.
 /// </summary>
 internal static class ChildProcess
@@ -18,9 +19,10 @@ internal static class ChildProcess
 
     /// <summary>
     /// Runs the test method <paramref name="type"/>.<paramref name="method"/> in a child process and returns its exit
-    /// code and output (stdout and stderr).
+    /// code and output (stdout and stderr); <paramref name="environment"/> adds or removes (null) variables for the child.
     /// </summary>
-    public static (int ExitCode, string Output) Run(Type type, string method, TimeSpan timeout)
+    public static (int ExitCode, string Output) Run(Type type, string method, TimeSpan timeout,
+        IReadOnlyDictionary<string, string?>? environment = null)
     {
         string test = $"{type.FullName}.{method}";
         string host = Environment.ProcessPath ?? throw new InvalidOperationException("no process path");
@@ -42,6 +44,18 @@ internal static class ChildProcess
         }
 
         info.Environment[Variable] = test;
+        foreach ((string name, string? value) in environment ?? new Dictionary<string, string?>())
+        {
+            if (value is null)
+            {
+                info.Environment.Remove(name);
+            }
+            else
+            {
+                info.Environment[name] = value;
+            }
+        }
+
         using var child = Process.Start(info) ?? throw new InvalidOperationException($"cannot start {host}");
         Task<string> stdout = child.StandardOutput.ReadToEndAsync();
         Task<string> stderr = child.StandardError.ReadToEndAsync();
